@@ -1,0 +1,140 @@
+//! `slipway admin ...`: operator work on the local data, with or without a
+//! running server.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+
+use crate::clock;
+use crate::secrets;
+use crate::server::database_url;
+use crate::store::accounts::{self, AccountState};
+use crate::store::outbox;
+use crate::store::Store;
+
+#[derive(clap::Args, Debug)]
+pub struct AdminArgs {
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", global = true)]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Creates an account (or activates an invited one) and prints a new API key.
+    CreateUser {
+        email: String,
+        /// Read the account's password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Lists the mail outbox: queued, sent and failed messages.
+    Mail {
+        /// Only messages in this state (queued, sent, failed).
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let url = database_url(&args.data_dir, args.database_url.as_deref())?;
+    let store = Store::open(&url).await?;
+    match args.command {
+        AdminCommand::CreateUser {
+            email,
+            password_stdin,
+        } => create_user(&store, &email, password_stdin).await,
+        AdminCommand::Mail { state, json } => list_mail(&store, state.as_deref(), json).await,
+    }
+}
+
+async fn create_user(store: &Store, raw_email: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let email = crate::email::normalize(raw_email).map_err(anyhow::Error::msg)?;
+    let password_hash = if password_stdin {
+        if std::io::stdin().is_terminal() {
+            eprint!("Password: ");
+        }
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']);
+        secrets::check_new_password(password).map_err(anyhow::Error::msg)?;
+        Some(secrets::hash_password(password).map_err(|e| anyhow::anyhow!("{e}"))?)
+    } else {
+        None
+    };
+
+    let now = clock::now_ms();
+    let token = secrets::new_token(crate::TOKEN_PREFIX);
+    let mut tx = store.write().await?;
+    let (account, created) = accounts::insert_if_absent(
+        tx.conn(),
+        &email,
+        password_hash.as_deref(),
+        AccountState::Active,
+        now,
+    )
+    .await?;
+    if !created {
+        if account.state == AccountState::Active {
+            bail!("an account for {email} already exists");
+        }
+        // An invited address signs up: it keeps the access it was promised.
+        accounts::activate(tx.conn(), &account.id, password_hash.as_deref(), now).await?;
+    }
+    accounts::insert_api_key(
+        tx.conn(),
+        &account.id,
+        &secrets::token_digest(&token),
+        "created by slipway admin create-user",
+        now,
+        None,
+    )
+    .await
+    .context("cannot store the API key")?;
+    tx.commit().await?;
+
+    println!("{token}");
+    Ok(())
+}
+
+async fn list_mail(store: &Store, state: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let mut conn = store.read().await?;
+    let messages = outbox::list(&mut conn, state).await?;
+    if json {
+        let values: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id,
+                    "message_id": m.message_id,
+                    "template": m.template,
+                    "recipient": m.recipient,
+                    "subject": m.subject,
+                    "state": m.state,
+                    "attempts": m.attempts,
+                    "last_error": m.last_error,
+                    "created_at": clock::rfc3339(m.created_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(());
+    }
+    if messages.is_empty() {
+        println!("The outbox is empty.");
+    }
+    for m in messages {
+        let error = m.last_error.as_deref().unwrap_or("");
+        println!(
+            "{}  {:<7} {:<28} {}  {}",
+            m.id, m.state, m.recipient, m.subject, error
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Who is calling: the authenticated account, and how it relates to the app
+//! named in the path. Handlers name what they need in their signature.
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use base64::Engine;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::access::{self, Action, Role};
+use crate::clock;
+use crate::secrets;
+use crate::store::accounts::{self, Account};
+use crate::store::apps::{self, App};
+use crate::store::collaborators;
+use crate::store::Store;
+
+/// Credentials as sent: a bearer token, or HTTP Basic (user, password).
+pub enum Credentials {
+    Bearer(String),
+    Basic { user: String, password: String },
+}
+
+impl Credentials {
+    pub fn from_headers(headers: &HeaderMap) -> Option<Credentials> {
+        let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+        let (scheme, rest) = value.split_once(' ')?;
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(Credentials::Bearer(rest.to_string()));
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()?;
+            let decoded = String::from_utf8(decoded).ok()?;
+            let (user, password) = decoded.split_once(':')?;
+            return Some(Credentials::Basic {
+                user: user.to_string(),
+                password: password.to_string(),
+            });
+        }
+        None
+    }
+
+    /// The API key these credentials carry: the bearer token, or the Basic
+    /// password (any user name, as git and the Heroku CLI send it).
+    pub fn api_key(&self) -> &str {
+        match self {
+            Credentials::Bearer(token) => token,
+            Credentials::Basic { password, .. } => password,
+        }
+    }
+}
+
+/// Resolves an API key to its active account; None for unknown or expired keys.
+pub async fn account_for_key(store: &Store, key: &str) -> ApiResult<Option<(Account, String)>> {
+    if key.is_empty() || key.len() > 512 {
+        return Ok(None);
+    }
+    let digest = secrets::token_digest(key);
+    let mut conn = store.read().await?;
+    let found = accounts::find_by_key_hash(&mut conn, &digest, clock::now_ms()).await?;
+    Ok(found.and_then(|(account, api_key, stored)| {
+        secrets::digests_match(&stored, &digest).then_some((account, api_key.id))
+    }))
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account: Account,
+    pub key_id: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let credentials = Credentials::from_headers(&parts.headers).ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "No credentials provided. Log in with `slipway login` or send an API key.",
+            )
+        })?;
+        let (account, key_id) = account_for_key(&state.store, credentials.api_key())
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        if let Some(context) = parts.extensions.get::<super::RequestContext>() {
+            let _ = context.account_id.set(account.id.clone());
+        }
+        let caller = Caller { account, key_id };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// The caller's link to an existing app, looked up fresh on every request so
+/// that a revoked collaborator is refused at once.
+pub async fn role_on(store: &Store, app: &App, account_id: &str) -> ApiResult<Option<Role>> {
+    if app.owner_id == account_id {
+        return Ok(Some(Role::Owner));
+    }
+    let mut conn = store.read().await?;
+    let collaborates = collaborators::is_collaborator(&mut conn, &app.id, account_id).await?;
+    Ok(collaborates.then_some(Role::Collaborator))
+}
+
+/// An authenticated caller with some role on the app in the `{app}` path
+/// segment. Strangers are refused here (403); unknown apps are 404.
+#[derive(Debug, Clone)]
+pub struct AppMember {
+    pub caller: Caller,
+    pub app: App,
+    pub role: Role,
+}
+
+impl AppMember {
+    /// Refuses the action unless the member's role allows it.
+    pub fn require(&self, action: Action) -> ApiResult<()> {
+        access::authorize(
+            Some(self.role),
+            action,
+            &self.app.name,
+            &self.app.owner_email,
+        )?;
+        Ok(())
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.caller.account
+    }
+}
+
+impl FromRequestParts<AppState> for AppMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::app_not_found())?;
+        let app_ref = params
+            .iter()
+            .find(|(key, _)| *key == "app")
+            .map(|(_, value)| value.to_string())
+            .ok_or_else(ApiError::app_not_found)?;
+
+        let app = {
+            let mut conn = state.store.read().await?;
+            apps::find(&mut conn, &app_ref)
+                .await?
+                .ok_or_else(ApiError::app_not_found)?
+        };
+        let role = role_on(&state.store, &app, &caller.account.id).await?;
+        let role = access::authorize(role, Action::ViewApp, &app.name, &app.owner_email)?;
+        Ok(AppMember { caller, app, role })
+    }
+}

@@ -1,0 +1,100 @@
+//! Request bodies: size-capped before parsing, strict about unknown fields,
+//! and every failure a 4xx `{id, message}` that names the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// Largest JSON body the API reads.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+/// A request body type: its fields, so unknown ones can be refused by name.
+pub trait Params: DeserializeOwned {
+    const FIELDS: &'static [&'static str];
+}
+
+/// A parsed JSON body. An empty body counts as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: Params> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_too_large",
+                    format!("Request body is larger than {} KB.", MAX_JSON_BODY / 1024),
+                )
+            })?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse<T: Params>(bytes: &Bytes) -> Result<T, ApiError> {
+    let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?
+    };
+    let Value::Object(fields) = &value else {
+        return Err(ApiError::invalid_params("Request body must be a JSON object."));
+    };
+    let unknown: Vec<&str> = fields
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !T::FIELDS.contains(key))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid_params(format!(
+            "Unknown params: {}",
+            unknown.join(", ")
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let inner = inner.split(" at line").next().unwrap_or_default();
+        ApiError::invalid_params(format!("Invalid param {path}: {inner}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Sample {
+        user: String,
+        #[serde(default)]
+        silent: bool,
+    }
+    impl Params for Sample {
+        const FIELDS: &'static [&'static str] = &["user", "silent"];
+    }
+
+    fn try_parse(body: &str) -> Result<Sample, ApiError> {
+        parse(&Bytes::from(body.to_string()))
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(try_parse("{").unwrap_err().status, StatusCode::BAD_REQUEST);
+        let unknown = try_parse(r#"{"user":"a","permissions":["deploy"]}"#).unwrap_err();
+        assert_eq!(unknown.message, "Unknown params: permissions");
+        let missing = try_parse("{}").unwrap_err();
+        assert!(missing.message.contains("user"), "{}", missing.message);
+        let wrong = try_parse(r#"{"user":["x"]}"#).unwrap_err();
+        assert!(wrong.message.contains("user"), "{}", wrong.message);
+        assert_eq!(try_parse("[1]").unwrap_err().status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!try_parse(r#"{"user":"a"}"#).unwrap().silent);
+    }
+}

@@ -1,0 +1,105 @@
+//! The API's one error type and its `{id, message}` body.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::access::Denied;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub id: &'static str,
+    pub message: String,
+    /// The app the error is about, echoed as `app.name` for the Heroku CLI.
+    pub app: Option<String>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            id,
+            message: message.into(),
+            app: None,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Invalid credentials provided.",
+        )
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_params", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn app_not_found() -> Self {
+        Self::not_found("Couldn't find that app.")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Internal server error.",
+        )
+    }
+
+    pub fn with_app(mut self, app: &str) -> Self {
+        self.app = Some(app.to_string());
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        // The one place unexpected failures are logged at ERROR, with their cause.
+        tracing::error!(error = %error, "store failure");
+        ApiError::internal()
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        let app = match &denied {
+            Denied::NoAccess { app } | Denied::OwnerOnly { app, .. } => app.clone(),
+        };
+        ApiError::forbidden(denied.to_string()).with_app(&app)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "id": self.id, "message": self.message });
+        if let Some(app) = &self.app {
+            body["app"] = json!({ "name": app });
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Slipway\""),
+            );
+        }
+        response
+    }
+}

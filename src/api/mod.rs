@@ -1,0 +1,117 @@
+//! The HTTP API, shaped after Heroku's Platform API v3. This file lists every
+//! route; each resource has its own module.
+
+pub mod account;
+pub mod activity;
+pub mod apps;
+pub mod auth;
+pub mod body;
+pub mod collaborators;
+pub mod error;
+pub mod range;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::mail::MailQueue;
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub mail: MailQueue,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/account", get(account::show))
+        .route(
+            "/oauth/authorizations",
+            post(account::create_authorization).get(account::list_authorizations),
+        )
+        .route(
+            "/oauth/authorizations/{id}",
+            get(account::show_authorization).delete(account::delete_authorization),
+        )
+        .route("/oauth/sessions/{id}", delete(account::delete_session))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/users/{user}/apps", get(apps::list_for_user))
+        .route(
+            "/apps/{app}",
+            get(apps::show).patch(apps::update).delete(apps::destroy),
+        )
+        .route(
+            "/apps/{app}/collaborators",
+            get(collaborators::list).post(collaborators::create),
+        )
+        .route(
+            "/apps/{app}/collaborators/{collaborator}",
+            get(collaborators::show).delete(collaborators::destroy),
+        )
+        .route("/apps/{app}/activity", get(activity::list))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("The requested API endpoint was not found.")
+}
+
+/// Per-request facts filled in by extractors and read by the log line.
+#[derive(Clone, Default)]
+pub struct RequestContext {
+    pub account_id: Arc<OnceLock<String>>,
+}
+
+/// Gives each request an id, echoes it, and writes one log line per request.
+async fn request_context(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let context = RequestContext::default();
+    request.extensions_mut().insert(context.clone());
+    let method = request.method().clone();
+    // The router has not matched yet at this layer, so the path is logged.
+    let path = request.uri().path().to_string();
+
+    let mut response = next.run(request).await;
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("request-id", value);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let account_id = context.account_id.get().map(String::as_str).unwrap_or("-");
+    tracing::info!(
+        http.method = %method,
+        http.path = %path,
+        http.status = status,
+        latency_ms = format!("{latency_ms:.1}"),
+        request_id = %request_id,
+        account.id = account_id,
+        "request"
+    );
+    response
+}

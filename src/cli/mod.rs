@@ -1,0 +1,126 @@
+//! The `slipway` client: Heroku's command names against a Slipway server.
+
+mod apps;
+mod auth;
+mod client;
+mod netrc;
+mod output;
+mod sharing;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+
+/// Which app a command is about: `-a APP`, else the git remote (`-r`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct AppArg {
+    /// App to run the command against.
+    #[arg(short = 'a', long = "app", env = "SLIPWAY_APP")]
+    pub app: Option<String>,
+    /// Git remote that names the app (default `slipway`).
+    #[arg(short = 'r', long = "remote")]
+    pub remote: Option<String>,
+}
+
+impl AppArg {
+    pub fn resolve(&self) -> anyhow::Result<String> {
+        if let Some(app) = &self.app {
+            return Ok(app.trim().to_string());
+        }
+        let remote = self.remote.as_deref().unwrap_or("slipway");
+        let output = std::process::Command::new("git")
+            .args(["remote", "get-url", remote])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .context("cannot run git to find the app's remote")?;
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        match app_from_git_url(&url) {
+            Some(app) if output.status.success() => Ok(app),
+            _ => bail!(
+                "No app specified. Use -a APP, or run inside a checkout with a git remote \
+                 named {remote} (see `slipway git:remote`)."
+            ),
+        }
+    }
+}
+
+/// `http://host:port/demo-app.git` -> `demo-app`.
+pub fn app_from_git_url(url: &str) -> Option<String> {
+    let last = url.trim_end_matches('/').rsplit('/').next()?;
+    let name = last.strip_suffix(".git")?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Logs in with email and password and stores the API key in ~/.netrc.
+    Login(auth::LoginArgs),
+    /// Removes the stored API key.
+    Logout,
+    /// Shows the account the CLI is logged in as.
+    #[command(name = "auth:whoami", visible_alias = "whoami")]
+    Whoami,
+    /// Lists the apps you own and the apps shared with you.
+    #[command(name = "apps", visible_alias = "apps:list")]
+    Apps(apps::ListArgs),
+    /// Creates an app.
+    #[command(name = "apps:create", visible_alias = "create")]
+    AppsCreate(apps::CreateArgs),
+    /// Shows an app: URLs, sizes, owner and collaborators.
+    #[command(name = "info", visible_alias = "apps:info")]
+    Info(apps::InfoArgs),
+    /// Renames an app (owner only).
+    #[command(name = "apps:rename", visible_alias = "rename")]
+    AppsRename(apps::RenameArgs),
+    /// Deletes an app and everything it holds (owner only).
+    #[command(name = "apps:destroy", visible_alias = "destroy")]
+    AppsDestroy(apps::DestroyArgs),
+    /// Lists the people an app is shared with.
+    #[command(name = "sharing", visible_alias = "access")]
+    Sharing(sharing::ListArgs),
+    /// Shares an app with someone by email.
+    #[command(name = "sharing:add", visible_alias = "access:add")]
+    SharingAdd(sharing::AddArgs),
+    /// Stops sharing an app with someone.
+    #[command(name = "sharing:remove", visible_alias = "access:remove")]
+    SharingRemove(sharing::RemoveArgs),
+    /// Removes yourself from an app shared with you.
+    #[command(name = "apps:leave", visible_alias = "leave")]
+    AppsLeave(sharing::LeaveArgs),
+    /// Shows who changed what on an app.
+    #[command(name = "activity")]
+    Activity(apps::ActivityArgs),
+}
+
+pub fn run(command: ClientCommand) -> anyhow::Result<()> {
+    match command {
+        ClientCommand::Login(args) => auth::login(args),
+        ClientCommand::Logout => auth::logout(),
+        ClientCommand::Whoami => auth::whoami(),
+        ClientCommand::Apps(args) => apps::list(args),
+        ClientCommand::AppsCreate(args) => apps::create(args),
+        ClientCommand::Info(args) => apps::info(args),
+        ClientCommand::AppsRename(args) => apps::rename(args),
+        ClientCommand::AppsDestroy(args) => apps::destroy(args),
+        ClientCommand::Activity(args) => apps::activity(args),
+        ClientCommand::Sharing(args) => sharing::list(args),
+        ClientCommand::SharingAdd(args) => sharing::add(args),
+        ClientCommand::SharingRemove(args) => sharing::remove(args),
+        ClientCommand::AppsLeave(args) => sharing::leave(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_from_git_url;
+
+    #[test]
+    fn app_names_come_from_git_urls() {
+        assert_eq!(
+            app_from_git_url("http://127.0.0.1:5000/demo-app.git").as_deref(),
+            Some("demo-app")
+        );
+        assert_eq!(app_from_git_url("https://h/x.git/").as_deref(), Some("x"));
+        assert_eq!(app_from_git_url("https://h/x"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! Slipway: a self-hosted application platform built around working on one
+//! app together. One binary: `serve` runs the platform, `admin` does operator
+//! work on local data, every other subcommand is the client.
+
+mod access;
+mod admin;
+mod api;
+mod cli;
+mod clock;
+mod email;
+mod mail;
+mod names;
+mod secrets;
+mod server;
+mod settings;
+mod sharing;
+mod store;
+
+use clap::Parser;
+
+/// Prefix of every API key Slipway issues.
+pub const TOKEN_PREFIX: &str = "slw_";
+
+#[derive(Parser, Debug)]
+#[command(name = "slipway", version, about = "Slipway: deploy and share apps with git push")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Runs the platform: API, git and router.
+    Serve(server::ServeArgs),
+    /// Operator commands on the local data dir or database.
+    Admin(admin::AdminArgs),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            runtime().and_then(|rt| rt.block_on(server::run(args)))
+        }
+        Command::Admin(args) => runtime().and_then(|rt| rt.block_on(admin::run(args))),
+        Command::Client(command) => cli::run(command),
+    };
+    if let Err(error) = result {
+        eprintln!(" !    {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,154 @@
+//! `slipway serve`: opens the store, starts the workers and serves the API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState};
+use crate::mail::{self, MailQueue, Transport};
+use crate::settings::Settings;
+use crate::store::{self, Store};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address for the API and git.
+    #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:5000")]
+    pub listen: String,
+    /// Where repositories, slugs, mail and the default database live.
+    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; default: SQLite inside the data dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// `smtp://HOST:PORT` (or `smtps://`, with `user:pass@`); unset: `.eml`
+    /// files in `<data-dir>/mail/`.
+    #[arg(long, env = "SLIPWAY_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of Slipway's mail.
+    #[arg(long, env = "SLIPWAY_MAIL_FROM", default_value = "Slipway <slipway@localhost>")]
+    pub mail_from: String,
+    /// Address of the router that serves the apps.
+    #[arg(long, env = "SLIPWAY_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub router_listen: String,
+    /// Apps are reached at `APP.<apps-domain>`.
+    #[arg(long, env = "SLIPWAY_APPS_DOMAIN", default_value = "localhost")]
+    pub apps_domain: String,
+    /// Base URL that clients use for the API and git, when it differs from
+    /// the listen address (behind a proxy).
+    #[arg(long, env = "SLIPWAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// TLS certificate chain (PEM) for the API and git.
+    #[arg(long, env = "SLIPWAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SLIPWAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Resolves the database URL: the flag, else SQLite inside the data dir.
+pub fn database_url(data_dir: &std::path::Path, url: Option<&str>) -> anyhow::Result<String> {
+    match url {
+        Some(url) => Ok(url.to_string()),
+        None => {
+            std::fs::create_dir_all(data_dir).with_context(|| {
+                format!("cannot create the data dir {}", data_dir.display())
+            })?;
+            Ok(store::default_sqlite_url(data_dir))
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let db_url = database_url(&data_dir, args.database_url.as_deref())?;
+    let store = Store::open(&db_url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", store::redact_url(&db_url)))?;
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (SLIPWAY_LISTEN)", args.listen))?;
+    let api_addr = listener.local_addr()?;
+    let router_addr: SocketAddr = args
+        .router_listen
+        .parse()
+        .with_context(|| format!("SLIPWAY_ROUTER_LISTEN {:?} is not an address", args.router_listen))?;
+
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{api_addr}"));
+    let mail_from: lettre::message::Mailbox = args
+        .mail_from
+        .parse()
+        .with_context(|| format!("SLIPWAY_MAIL_FROM {:?} is not an address", args.mail_from))?;
+    let settings = Arc::new(Settings {
+        public_url: public_url.trim_end_matches('/').to_string(),
+        apps_domain: args.apps_domain.clone(),
+        router_port: router_addr.port(),
+        data_dir: data_dir.clone(),
+        mail_domain: mail_from.email.domain().to_string(),
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let queue = MailQueue::default();
+    let transport = Transport::from_settings(args.smtp_url.as_deref(), data_dir.join("mail"))?;
+    let mail_worker = tokio::spawn(mail::run_worker(
+        store.clone(),
+        transport,
+        mail_from,
+        queue.clone(),
+        shutdown_rx.clone(),
+    ));
+
+    let state = AppState {
+        store: store.clone(),
+        settings: settings.clone(),
+        mail: queue,
+    };
+    let app = api::router(state);
+
+    tracing::info!(
+        api = %public_url,
+        git = %format!("{public_url}/APP.git"),
+        router = %router_addr,
+        data_dir = %data_dir.display(),
+        database = %store::redact_url(&db_url),
+        mail = if args.smtp_url.is_some() { "smtp" } else { "files" },
+        "slipway listening"
+    );
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = shutdown_tx.send(true);
+    let _ = mail_worker.await;
+    tracing::info!("slipway stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
