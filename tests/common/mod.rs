@@ -1,0 +1,390 @@
+//! Test harness: starts the real `slipway` binary on loopback with an
+//! ephemeral port and a temporary data dir, and drives it over HTTP, with the
+//! CLI, and with git.
+//!
+//! The store is SQLite inside the data dir unless `SLIPWAY_TEST_DATABASE_URL`
+//! names a PostgreSQL server; then every server gets a fresh database there.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
+
+/// A running `slipway serve`; stopped when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: TempDir,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    log_path: PathBuf,
+    extra_env: Vec<(String, String)>,
+    extra_args: Vec<String>,
+    listen: String,
+}
+
+#[derive(Default)]
+pub struct ServerBuilder {
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    database_url: Option<String>,
+}
+
+impl ServerBuilder {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+
+    /// Uses this database instead of a fresh one (two nodes, one store).
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_string());
+        self
+    }
+
+    pub fn start(self) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let database_url = self.database_url.or_else(fresh_test_database);
+        let mut server = Server {
+            child: None,
+            url: String::new(),
+            log_path: dir.path().join("serve.log"),
+            data_dir,
+            dir,
+            database_url,
+            extra_env: self.env,
+            extra_args: self.args,
+            listen: "127.0.0.1:0".to_string(),
+        };
+        server.spawn();
+        server
+    }
+}
+
+/// A new, empty PostgreSQL database when the suite runs on PostgreSQL.
+pub fn fresh_test_database() -> Option<String> {
+    let base = std::env::var("SLIPWAY_TEST_DATABASE_URL").ok()?;
+    if !base.starts_with("postgres") {
+        return Some(base);
+    }
+    let name = format!("slipway_t_{}", uuid::Uuid::new_v4().simple());
+    let status = Command::new("psql")
+        .arg(&base)
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql is needed for PostgreSQL test runs");
+    assert!(status.success(), "could not create test database {name}");
+    let mut url = url::Url::parse(&base).expect("SLIPWAY_TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+impl Server {
+    pub fn start() -> Server {
+        ServerBuilder::default().start()
+    }
+
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    fn base_command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("SLIPWAY_DATA_DIR", &self.data_dir)
+            .env_remove("SLIPWAY_API_KEY")
+            .env_remove("SLIPWAY_SMTP_URL")
+            .env_remove("DATABASE_URL")
+            .env("HOME", self.home());
+        if let Some(url) = &self.database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        cmd
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap();
+        let start_len = log.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+        let mut cmd = self.base_command();
+        cmd.arg("serve")
+            .args(["--listen", &self.listen])
+            .args(["--router-listen", "127.0.0.1:0"])
+            .args(&self.extra_args)
+            .env("SLIPWAY_LOG", "info,slipway=debug,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("start slipway serve"));
+
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            let text = &text[start_len.min(text.len())..];
+            if let Some(pos) = text.find("slipway listening api=") {
+                let rest = &text[pos + "slipway listening api=".len()..];
+                self.url = rest.split_whitespace().next().unwrap().to_string();
+                // Restarts keep the same port, so URLs handed out stay valid.
+                self.listen = self
+                    .url
+                    .trim_start_matches("http://")
+                    .trim_start_matches("https://")
+                    .to_string();
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("slipway serve exited with {status}:\n{text}");
+            }
+            assert!(Instant::now() < deadline, "slipway serve did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// A home directory for CLI and git runs against this server.
+    pub fn home(&self) -> PathBuf {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        home
+    }
+
+    /// Runs `slipway admin ARGS` on this server's data.
+    pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.base_command();
+        cmd.arg("admin").args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Creates an active account with password `pw-<email>` and returns its API key.
+    pub fn create_user(&self, email: &str) -> String {
+        let password = format!("pw-{email}");
+        let out = self.admin(&["create-user", email, "--password-stdin"], Some(&password));
+        assert!(
+            out.status.success(),
+            "create-user {email} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn api(&self, key: &str) -> Api {
+        Api::new(&self.url, Some(key.to_string()))
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api::new(&self.url, None)
+    }
+
+    /// The `slipway` client pointed at this server, as `key` (None: from ~/.netrc).
+    pub fn cli(&self, key: Option<&str>) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("SLIPWAY_API_URL", &self.url)
+            .env("HOME", self.home())
+            .env_remove("SLIPWAY_APP")
+            .env_remove("SLIPWAY_API_KEY")
+            .env_remove("NETRC");
+        if let Some(key) = key {
+            cmd.env("SLIPWAY_API_KEY", key);
+        }
+        cmd
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("--- slipway serve log ---\n{}", self.log());
+        }
+    }
+}
+
+pub fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn command");
+    let input = stdin.unwrap_or("").to_string();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().expect("wait for command");
+    let _ = writer.join();
+    output
+}
+
+/// Runs a command and returns its output, with no stdin.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run command")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// An HTTP response, with the body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// The error id of an `{id, message}` body.
+    pub fn id(&self) -> &str {
+        self.body["id"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("")
+    }
+}
+
+/// An API client as one caller.
+pub struct Api {
+    base: String,
+    key: Option<String>,
+    http: reqwest::blocking::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, key: Option<String>) -> Api {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            key,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .danger_accept_invalid_certs(true)
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> reqwest::blocking::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut builder = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Accept", "application/vnd.heroku+json; version=3");
+        if let Some(key) = &self.key {
+            builder = builder.bearer_auth(key);
+        }
+        builder
+    }
+
+    pub fn send(&self, builder: reqwest::blocking::RequestBuilder) -> Resp {
+        let response = builder.send().expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.send(self.request("GET", path))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.send(self.request("DELETE", path))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(self.request("POST", path).json(&body))
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(self.request("PATCH", path).json(&body))
+    }
+
+    /// Sends raw bytes as the body (malformed JSON, huge bodies).
+    pub fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> Resp {
+        self.send(
+            self.request(method, path)
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+    }
+}
+
+/// Files under `dir` with the extension `ext`.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
+        .collect()
+}
+
+/// Polls `check` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
