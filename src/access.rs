@@ -183,7 +183,11 @@ mod tests {
         for action in all {
             assert!(authorize(Some(Role::Owner), action, "a", "o@x.io").is_ok());
             let as_collaborator = authorize(Some(Role::Collaborator), action, "a", "o@x.io");
-            assert_eq!(as_collaborator.is_err(), owner_only.contains(&action), "{action:?}");
+            assert_eq!(
+                as_collaborator.is_err(),
+                owner_only.contains(&action),
+                "{action:?}"
+            );
             assert!(matches!(
                 authorize(None, action, "a", "o@x.io"),
                 Err(Denied::NoAccess { .. })
@@ -193,8 +197,13 @@ mod tests {
 
     #[test]
     fn refusal_names_the_action_and_owner() {
-        let denied = authorize(Some(Role::Collaborator), Action::Rename, "demo-app", "alice@x.io")
-            .unwrap_err();
+        let denied = authorize(
+            Some(Role::Collaborator),
+            Action::Rename,
+            "demo-app",
+            "alice@x.io",
+        )
+        .unwrap_err();
         assert_eq!(
             denied.to_string(),
             "Only the owner of demo-app (alice@x.io) can rename the app."

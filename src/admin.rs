@@ -15,7 +15,12 @@ use crate::store::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct AdminArgs {
-    #[arg(long, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data", global = true)]
+    #[arg(
+        long,
+        env = "SLIPWAY_DATA_DIR",
+        default_value = "./slipway-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,

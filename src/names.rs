@@ -65,12 +65,27 @@ mod tests {
 
     #[test]
     fn refuses_invalid_names_with_the_rule() {
-        assert!(validate_app_name("ab").unwrap_err().contains("between 3 and 30"));
-        assert!(validate_app_name(&"a".repeat(31)).unwrap_err().contains("between"));
-        assert!(validate_app_name("1abc").unwrap_err().contains("start with"));
+        assert!(validate_app_name("ab")
+            .unwrap_err()
+            .contains("between 3 and 30"));
+        assert!(validate_app_name(&"a".repeat(31))
+            .unwrap_err()
+            .contains("between"));
+        assert!(validate_app_name("1abc")
+            .unwrap_err()
+            .contains("start with"));
         assert!(validate_app_name("abc-").unwrap_err().contains("end with"));
-        assert!(validate_app_name("Demo").unwrap_err().contains("start with"));
-        for bad in ["../demo-app", "a%2Fb", "demo-app/..", "dem.o", "demo_app", "démo"] {
+        assert!(validate_app_name("Demo")
+            .unwrap_err()
+            .contains("start with"));
+        for bad in [
+            "../demo-app",
+            "a%2Fb",
+            "demo-app/..",
+            "dem.o",
+            "demo_app",
+            "démo",
+        ] {
             assert!(validate_app_name(bad).is_err(), "{bad} accepted");
         }
     }

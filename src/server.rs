@@ -29,7 +29,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// Sender of Slipway's mail.
-    #[arg(long, env = "SLIPWAY_MAIL_FROM", default_value = "Slipway <slipway@localhost>")]
+    #[arg(
+        long,
+        env = "SLIPWAY_MAIL_FROM",
+        default_value = "Slipway <slipway@localhost>"
+    )]
     pub mail_from: String,
     /// Address of the router that serves the apps.
     #[arg(long, env = "SLIPWAY_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -54,9 +58,8 @@ pub fn database_url(data_dir: &std::path::Path, url: Option<&str>) -> anyhow::Re
     match url {
         Some(url) => Ok(url.to_string()),
         None => {
-            std::fs::create_dir_all(data_dir).with_context(|| {
-                format!("cannot create the data dir {}", data_dir.display())
-            })?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
             Ok(store::default_sqlite_url(data_dir))
         }
     }
@@ -75,12 +78,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (SLIPWAY_LISTEN)", args.listen))?;
     let api_addr = listener.local_addr()?;
-    let router_addr: SocketAddr = args
-        .router_listen
-        .parse()
-        .with_context(|| format!("SLIPWAY_ROUTER_LISTEN {:?} is not an address", args.router_listen))?;
+    let router_addr: SocketAddr = args.router_listen.parse().with_context(|| {
+        format!(
+            "SLIPWAY_ROUTER_LISTEN {:?} is not an address",
+            args.router_listen
+        )
+    })?;
 
-    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let public_url = args
         .public_url
         .clone()

@@ -21,17 +21,19 @@ pub async fn list(
     member.require(Action::ViewActivity)?;
     let mut conn = state.store.read().await?;
     let entries = activity::list(&mut conn, &member.app.id).await?;
-    Ok(paginate(&headers, "seq", entries, |e| RangeKey::Number(e.seq))
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "seq": e.seq,
-                "action": e.action,
-                "description": e.detail,
-                "user": { "id": e.actor_id, "email": e.actor_email },
-                "app": { "id": e.app_id, "name": e.app_name },
-                "created_at": rfc3339(e.created_at),
+    Ok(
+        paginate(&headers, "seq", entries, |e| RangeKey::Number(e.seq))
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "seq": e.seq,
+                    "action": e.action,
+                    "description": e.detail,
+                    "user": { "id": e.actor_id, "email": e.actor_email },
+                    "app": { "id": e.app_id, "name": e.app_name },
+                    "created_at": rfc3339(e.created_at),
+                })
             })
-        })
-        .into_response())
+            .into_response(),
+    )
 }

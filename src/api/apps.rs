@@ -56,9 +56,11 @@ pub fn app_json(app: &App, settings: &Settings) -> Value {
 }
 
 fn app_list(state: &AppState, headers: &HeaderMap, list: Vec<App>) -> Response {
-    paginate(headers, "name", list, |app| RangeKey::Text(app.name.clone()))
-        .map(|app| app_json(&app, &state.settings))
-        .into_response()
+    paginate(headers, "name", list, |app| {
+        RangeKey::Text(app.name.clone())
+    })
+    .map(|app| app_json(&app, &state.settings))
+    .into_response()
 }
 
 pub async fn list(
@@ -109,7 +111,9 @@ pub async fn create(
     let name = match params.name {
         Some(name) => {
             if !apps::insert(tx.conn(), &id, &name, &caller.account.id, now).await? {
-                return Err(ApiError::invalid_params(format!("Name {name} is already taken")));
+                return Err(ApiError::invalid_params(format!(
+                    "Name {name} is already taken"
+                )));
             }
             name
         }

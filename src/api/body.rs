@@ -24,28 +24,54 @@ impl<S: Send + Sync, T: Params> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request_too_large",
-                    format!("Request body is larger than {} KB.", MAX_JSON_BODY / 1024),
-                )
-            })?;
+        let bytes = read_capped(req).await?;
         parse(&bytes).map(JsonBody)
     }
 }
 
+/// A body that must be a JSON object with free-form keys (config vars).
+pub struct JsonObject(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let bytes = read_capped(req).await?;
+        match parse_value(&bytes)? {
+            Value::Object(fields) => Ok(JsonObject(fields)),
+            _ => Err(ApiError::invalid_params(
+                "Request body must be a JSON object.",
+            )),
+        }
+    }
+}
+
+async fn read_capped(req: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("Request body is larger than {} KB.", MAX_JSON_BODY / 1024),
+            )
+        })
+}
+
+fn parse_value(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
+}
+
 pub fn parse<T: Params>(bytes: &Bytes) -> Result<T, ApiError> {
-    let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(bytes)
-            .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?
-    };
+    let value = parse_value(bytes)?;
     let Value::Object(fields) = &value else {
-        return Err(ApiError::invalid_params("Request body must be a JSON object."));
+        return Err(ApiError::invalid_params(
+            "Request body must be a JSON object.",
+        ));
     };
     let unknown: Vec<&str> = fields
         .keys()
@@ -94,7 +120,10 @@ mod tests {
         assert!(missing.message.contains("user"), "{}", missing.message);
         let wrong = try_parse(r#"{"user":["x"]}"#).unwrap_err();
         assert!(wrong.message.contains("user"), "{}", wrong.message);
-        assert_eq!(try_parse("[1]").unwrap_err().status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            try_parse("[1]").unwrap_err().status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         assert!(!try_parse(r#"{"user":"a"}"#).unwrap().silent);
     }
 }

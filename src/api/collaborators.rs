@@ -65,11 +65,11 @@ pub async fn list(
     for c in collaborators::list(&mut conn, &app.id).await? {
         entries.push((c.email.clone(), collaborator_json(app, &c)));
     }
-    Ok(
-        paginate(&headers, "email", entries, |(email, _)| RangeKey::Text(email.clone()))
-            .map(|(_, value)| value)
-            .into_response(),
-    )
+    Ok(paginate(&headers, "email", entries, |(email, _)| {
+        RangeKey::Text(email.clone())
+    })
+    .map(|(_, value)| value)
+    .into_response())
 }
 
 #[derive(Deserialize)]

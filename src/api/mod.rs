@@ -7,6 +7,7 @@ pub mod apps;
 pub mod auth;
 pub mod body;
 pub mod collaborators;
+pub mod config_vars;
 pub mod error;
 pub mod range;
 
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
             get(collaborators::show).delete(collaborators::destroy),
         )
         .route("/apps/{app}/activity", get(activity::list))
+        .route(
+            "/apps/{app}/config-vars",
+            get(config_vars::show).patch(config_vars::update),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(request_context))
         .with_state(state)

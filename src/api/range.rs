@@ -137,7 +137,11 @@ pub fn paginate<T>(
         .then(|| items.last().map(|last| key(last).render()))
         .flatten()
         .map(|last| {
-            let order = if request.descending { ", order=desc" } else { "" };
+            let order = if request.descending {
+                ", order=desc"
+            } else {
+                ""
+            };
             format!("{field} ]{last}..; max={max}{order}")
         });
     Page { items, next_range }
@@ -162,7 +166,8 @@ mod tests {
     fn page(range: &str, items: Vec<i64>) -> (StatusCode, Option<String>) {
         let mut headers = HeaderMap::new();
         headers.insert("range", HeaderValue::from_str(range).unwrap());
-        let response = paginate(&headers, "version", items, |n| RangeKey::Number(*n)).into_response();
+        let response =
+            paginate(&headers, "version", items, |n| RangeKey::Number(*n)).into_response();
         let next = response
             .headers()
             .get("next-range")

@@ -65,11 +65,10 @@ pub fn create(args: CreateArgs) -> anyhow::Result<()> {
         Some(name) => json!({ "name": name }),
         None => json!({}),
     };
-    eprint!(
-        "Creating {}... ",
-        args.name.as_deref().unwrap_or("app")
-    );
-    let app = api.send_json(Method::POST, "/apps", &body).inspect_err(|_| eprintln!("failed"))?;
+    eprint!("Creating {}... ", args.name.as_deref().unwrap_or("app"));
+    let app = api
+        .send_json(Method::POST, "/apps", &body)
+        .inspect_err(|_| eprintln!("failed"))?;
     if args.name.is_some() {
         eprintln!("done");
     } else {
@@ -159,7 +158,10 @@ pub fn rename(args: RenameArgs) -> anyhow::Result<()> {
 /// Points every git remote of the current checkout that named the old app
 /// at the new URL, so a rename does not strand them.
 fn update_remotes(old_name: &str, new_url: &str) {
-    let Ok(output) = std::process::Command::new("git").args(["remote", "-v"]).output() else {
+    let Ok(output) = std::process::Command::new("git")
+        .args(["remote", "-v"])
+        .output()
+    else {
         return;
     };
     let listing = String::from_utf8_lossy(&output.stdout);

@@ -38,7 +38,12 @@ fn read_credentials(email: Option<String>) -> anyhow::Result<(String, String)> {
     let mut lines = stdin.lock().lines();
     let email = match email {
         Some(email) => email,
-        None => lines.next().transpose()?.unwrap_or_default().trim().to_string(),
+        None => lines
+            .next()
+            .transpose()?
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     };
     let password = lines.next().transpose()?.unwrap_or_default();
     Ok((email, password.trim_end_matches('\r').to_string()))

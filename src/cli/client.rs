@@ -21,7 +21,8 @@ pub struct Api {
 /// Where the API is: `SLIPWAY_API_URL` or the default.
 pub fn api_url() -> anyhow::Result<url::Url> {
     let raw = std::env::var("SLIPWAY_API_URL").unwrap_or_else(|_| DEFAULT_API_URL.to_string());
-    let url = url::Url::parse(&raw).with_context(|| format!("SLIPWAY_API_URL {raw:?} is not a URL"))?;
+    let url =
+        url::Url::parse(&raw).with_context(|| format!("SLIPWAY_API_URL {raw:?} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         bail!("SLIPWAY_API_URL {raw:?} must be an http:// or https:// URL");
     }

@@ -3,13 +3,13 @@
 mod apps;
 mod auth;
 mod client;
+mod config;
 mod netrc;
 mod output;
 mod sharing;
 
 use anyhow::{bail, Context};
 use clap::Args;
-
 
 /// Which app a command is about: `-a APP`, else the git remote (`-r`).
 #[derive(Args, Debug, Clone, Default)]
@@ -87,6 +87,18 @@ pub enum ClientCommand {
     /// Removes yourself from an app shared with you.
     #[command(name = "apps:leave", visible_alias = "leave")]
     AppsLeave(sharing::LeaveArgs),
+    /// Shows an app's config vars.
+    #[command(name = "config", visible_alias = "config:list")]
+    Config(config::ShowArgs),
+    /// Prints the value of one config var.
+    #[command(name = "config:get")]
+    ConfigGet(config::GetArgs),
+    /// Sets config vars and restarts the app.
+    #[command(name = "config:set", visible_alias = "config:add")]
+    ConfigSet(config::SetArgs),
+    /// Removes config vars and restarts the app.
+    #[command(name = "config:unset", visible_alias = "config:remove")]
+    ConfigUnset(config::UnsetArgs),
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
@@ -107,6 +119,10 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::SharingAdd(args) => sharing::add(args),
         ClientCommand::SharingRemove(args) => sharing::remove(args),
         ClientCommand::AppsLeave(args) => sharing::leave(args),
+        ClientCommand::Config(args) => config::show(args),
+        ClientCommand::ConfigGet(args) => config::get(args),
+        ClientCommand::ConfigSet(args) => config::set(args),
+        ClientCommand::ConfigUnset(args) => config::unset(args),
     }
 }
 

@@ -28,7 +28,12 @@ pub fn human_size(bytes: Option<i64>) -> String {
 
 /// Prints `Label:` lines with values aligned, continuation lines indented.
 pub fn print_fields(fields: &[(&str, Vec<String>)]) {
-    let width = fields.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 2;
+    let width = fields
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0)
+        + 2;
     for (label, values) in fields {
         let mut values = values.iter();
         let first = values.next().map(String::as_str).unwrap_or("");

@@ -85,11 +85,7 @@ pub fn remove(args: RemoveArgs) -> anyhow::Result<()> {
     let api = Api::from_env()?;
     let email = args.email.trim();
     eprint!("Removing {email} from {name} collaborators... ");
-    let path = format!(
-        "/apps/{}/collaborators/{}",
-        segment(&name),
-        segment(email)
-    );
+    let path = format!("/apps/{}/collaborators/{}", segment(&name), segment(email));
     api.send(api.request(Method::DELETE, &path)?)
         .inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");
@@ -108,11 +104,7 @@ pub fn leave(args: LeaveArgs) -> anyhow::Result<()> {
     let me = api.get("/account")?;
     let email = str_field(&me, &["email"]);
     eprint!("Leaving {name}... ");
-    let path = format!(
-        "/apps/{}/collaborators/{}",
-        segment(&name),
-        segment(email)
-    );
+    let path = format!("/apps/{}/collaborators/{}", segment(&name), segment(email));
     api.send(api.request(Method::DELETE, &path)?)
         .inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");

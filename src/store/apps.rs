@@ -39,7 +39,10 @@ fn app_from_row(row: &AnyRow) -> StoreResult<App> {
 /// Finds an app by its name or its id.
 pub async fn find(conn: &mut AnyConnection, name_or_id: &str) -> StoreResult<Option<App>> {
     let sql = format!("{APP_SELECT} WHERE p.name = $1 OR p.id = $1");
-    let row = sqlx::query(&sql).bind(name_or_id).fetch_optional(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(name_or_id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(app_from_row).transpose()
 }
 

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod activity;
 pub mod apps;
 pub mod collaborators;
+pub mod config_vars;
 pub mod outbox;
 
 use std::path::Path;
@@ -100,14 +101,26 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA synchronous = NORMAL",
 ];
 
-static SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_core",
-    include_str!("../../migrations/sqlite/0001_core.sql"),
-)];
-static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_core",
-    include_str!("../../migrations/postgres/0001_core.sql"),
-)];
+static SQLITE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../../migrations/sqlite/0001_core.sql"),
+    ),
+    (
+        "0004_config_addons_billing",
+        include_str!("../../migrations/sqlite/0004_config_addons_billing.sql"),
+    ),
+];
+static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_core",
+        include_str!("../../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        "0004_config_addons_billing",
+        include_str!("../../migrations/postgres/0004_config_addons_billing.sql"),
+    ),
+];
 
 impl Store {
     /// Connects to `url`, creating an SQLite file when needed, and applies

@@ -75,17 +75,28 @@ pub async fn enqueue(
 }
 
 /// Queued messages whose next attempt is due, oldest first.
-pub async fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> StoreResult<Vec<OutboxMessage>> {
+pub async fn due(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> StoreResult<Vec<OutboxMessage>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
          ORDER BY seq LIMIT $2"
     );
-    let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(conn).await?;
+    let rows = sqlx::query(&sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(message_from_row).collect()
 }
 
 /// Every message, newest first, for operators and tests.
-pub async fn list(conn: &mut AnyConnection, state: Option<&str>) -> StoreResult<Vec<OutboxMessage>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    state: Option<&str>,
+) -> StoreResult<Vec<OutboxMessage>> {
     let rows = match state {
         Some(state) => {
             let sql = format!("SELECT {COLUMNS} FROM outbox WHERE state = $1 ORDER BY seq DESC");

@@ -154,7 +154,10 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("slipway serve exited with {status}:\n{text}");
             }
-            assert!(Instant::now() < deadline, "slipway serve did not start:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "slipway serve did not start:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
