@@ -18,6 +18,11 @@ use crate::store::Store;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest wait between two attempts at one message.
 const MAX_BACKOFF_MS: i64 = 15 * 60 * 1000;
+/// Messages one node claims at a time.
+const CLAIM_BATCH: i64 = 10;
+/// How long a claim keeps other nodes off a message: well beyond the time a
+/// batch takes to send, so that only a dead node's claims come back.
+const CLAIM_LEASE_MS: i64 = 10 * 60 * 1000;
 
 pub enum Transport {
     /// `.eml` files in a folder: the embedded default.
@@ -98,8 +103,10 @@ pub async fn run_worker(
     queue: MailQueue,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Names this process in its claims; other nodes sharing the store have their own.
+    let node = uuid::Uuid::new_v4().to_string();
     loop {
-        if let Err(error) = deliver_due(&store, &transport, &from).await {
+        if let Err(error) = deliver_due(&store, &transport, &from, &node).await {
             tracing::error!(%error, "mail delivery pass failed");
         }
         tokio::select! {
@@ -113,37 +120,62 @@ pub async fn run_worker(
     }
 }
 
+/// Claims and sends due messages, batch after batch, until none is left.
 async fn deliver_due(
     store: &Store,
     transport: &Transport,
     from: &Mailbox,
+    node: &str,
 ) -> crate::store::StoreResult<()> {
-    let due = {
-        let mut conn = store.read().await?;
-        outbox::due(&mut conn, clock::now_ms(), 50).await?
-    };
-    for queued in due {
-        let outcome = match build_message(from, &queued) {
-            Ok(message) => transport.send(message).await,
-            Err(error) => Err(error),
+    loop {
+        let claimed = {
+            let now = clock::now_ms();
+            let mut tx = store.write().await?;
+            let claimed =
+                outbox::claim_due(tx.conn(), node, now, now + CLAIM_LEASE_MS, CLAIM_BATCH).await?;
+            tx.commit().await?;
+            claimed
         };
-        let mut tx = store.write().await?;
-        match outcome {
-            Ok(()) => {
-                outbox::mark_sent(tx.conn(), &queued.id, clock::now_ms()).await?;
-                tracing::info!(mail.id = %queued.id, mail.template = %queued.template, "mail sent");
-            }
-            Err(SendError::Transient(error)) => {
-                let retry_at = clock::now_ms() + backoff_ms(queued.attempts);
-                outbox::mark_failed(tx.conn(), &queued.id, &error, Some(retry_at)).await?;
-                tracing::warn!(mail.id = %queued.id, %error, "mail delivery failed, will retry");
-            }
-            Err(SendError::Permanent(error)) => {
-                outbox::mark_failed(tx.conn(), &queued.id, &error, None).await?;
-                tracing::warn!(mail.id = %queued.id, %error, "mail refused permanently");
-            }
+        let full_batch = claimed.len() as i64 == CLAIM_BATCH;
+        for queued in claimed {
+            deliver_one(store, transport, from, node, &queued).await?;
         }
-        tx.commit().await?;
+        if !full_batch {
+            return Ok(());
+        }
+    }
+}
+
+async fn deliver_one(
+    store: &Store,
+    transport: &Transport,
+    from: &Mailbox,
+    node: &str,
+    queued: &OutboxMessage,
+) -> crate::store::StoreResult<()> {
+    let outcome = match build_message(from, queued) {
+        Ok(message) => transport.send(message).await,
+        Err(error) => Err(error),
+    };
+    let mut tx = store.write().await?;
+    let recorded = match outcome {
+        Ok(()) => {
+            tracing::info!(mail.id = %queued.id, mail.template = %queued.template, "mail sent");
+            outbox::mark_sent(tx.conn(), &queued.id, node, clock::now_ms()).await?
+        }
+        Err(SendError::Transient(error)) => {
+            tracing::warn!(mail.id = %queued.id, %error, "mail delivery failed, will retry");
+            let retry_at = clock::now_ms() + backoff_ms(queued.attempts);
+            outbox::mark_failed(tx.conn(), &queued.id, node, &error, Some(retry_at)).await?
+        }
+        Err(SendError::Permanent(error)) => {
+            tracing::warn!(mail.id = %queued.id, %error, "mail refused permanently");
+            outbox::mark_failed(tx.conn(), &queued.id, node, &error, None).await?
+        }
+    };
+    tx.commit().await?;
+    if !recorded {
+        tracing::warn!(mail.id = %queued.id, "claim on the message expired before its outcome was recorded");
     }
     Ok(())
 }

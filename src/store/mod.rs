@@ -40,6 +40,25 @@ impl Backend {
             )))
         }
     }
+
+    /// The engine behind an open connection.
+    pub fn of(conn: &AnyConnection) -> Backend {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// Ends the inner SELECT of a queue claim. PostgreSQL nodes skip rows that
+    /// another node is claiming at the same moment; SQLite runs one writer at
+    /// a time, so its conditional UPDATE is atomic without it.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +129,10 @@ static SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0004_config_addons_billing",
         include_str!("../../migrations/sqlite/0004_config_addons_billing.sql"),
     ),
+    (
+        "0005_outbox_claims",
+        include_str!("../../migrations/sqlite/0005_outbox_claims.sql"),
+    ),
 ];
 static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -119,6 +142,10 @@ static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_config_addons_billing",
         include_str!("../../migrations/postgres/0004_config_addons_billing.sql"),
+    ),
+    (
+        "0005_outbox_claims",
+        include_str!("../../migrations/postgres/0005_outbox_claims.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::StoreResult;
+use super::{Backend, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
@@ -74,17 +74,29 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Queued messages whose next attempt is due, oldest first.
-pub async fn due(
+/// Claims up to `limit` due messages for `node` until `lease_until`, and
+/// returns them. Due means queued and scheduled, or claimed by a node whose
+/// claim expired (it died while sending). One statement, so that two nodes
+/// never claim the same message.
+pub async fn claim_due(
     conn: &mut AnyConnection,
+    node: &str,
     now: i64,
+    lease_until: i64,
     limit: i64,
 ) -> StoreResult<Vec<OutboxMessage>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
-         ORDER BY seq LIMIT $2"
+        "UPDATE outbox SET state = 'sending', claimed_by = $1, claim_expires_at = $2 \
+         WHERE id IN (SELECT id FROM outbox \
+           WHERE (state = 'queued' AND next_attempt_at <= $3) \
+              OR (state = 'sending' AND claim_expires_at <= $3) \
+           ORDER BY seq LIMIT $4 {}) \
+         RETURNING {COLUMNS}",
+        Backend::of(conn).skip_locked()
     );
     let rows = sqlx::query(&sql)
+        .bind(node)
+        .bind(lease_until)
         .bind(now)
         .bind(limit)
         .fetch_all(conn)
@@ -110,38 +122,108 @@ pub async fn list(
     rows.iter().map(message_from_row).collect()
 }
 
-pub async fn mark_sent(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {
-    sqlx::query(
+/// Records delivery by the node that claimed the message; false when its
+/// claim had expired and another node took the message over.
+pub async fn mark_sent(
+    conn: &mut AnyConnection,
+    id: &str,
+    node: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
         "UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, \
-         last_error = NULL WHERE id = $2",
+         last_error = NULL, claim_expires_at = NULL \
+         WHERE id = $2 AND state = 'sending' AND claimed_by = $3",
     )
     .bind(now)
     .bind(id)
+    .bind(node)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Records a failed attempt: `retry_at` schedules another, `None` gives up.
+/// Records a failed attempt by the claiming node: `retry_at` schedules
+/// another, `None` gives up. False when the claim had been taken over.
 pub async fn mark_failed(
     conn: &mut AnyConnection,
     id: &str,
+    node: &str,
     error: &str,
     retry_at: Option<i64>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let (state, next) = match retry_at {
         Some(at) => ("queued", at),
         None => ("failed", 0),
     };
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE outbox SET state = $1, next_attempt_at = $2, attempts = attempts + 1, \
-         last_error = $3 WHERE id = $4",
+         last_error = $3, claim_expires_at = NULL \
+         WHERE id = $4 AND state = 'sending' AND claimed_by = $5",
     )
     .bind(state)
     .bind(next)
     .bind(error)
     .bind(id)
+    .bind(node)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{claim_due, enqueue, mark_sent, NewMessage};
+    use crate::store::Store;
+
+    fn message(n: usize) -> NewMessage<'static> {
+        NewMessage {
+            template: "test",
+            recipient: "bob@example.com",
+            subject: format!("Message {n}"),
+            body_text: "Body".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_are_exclusive_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::default_sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        let mut tx = store.write().await.unwrap();
+        for n in 0..3 {
+            enqueue(tx.conn(), message(n), "example.com", 100)
+                .await
+                .unwrap();
+        }
+
+        // Two nodes share the due messages without overlap.
+        let first = claim_due(tx.conn(), "node-a", 200, 1_000, 2).await.unwrap();
+        let second = claim_due(tx.conn(), "node-b", 200, 1_000, 2).await.unwrap();
+        assert_eq!((first.len(), second.len()), (2, 1));
+        assert!(first.iter().all(|m| m.id != second[0].id));
+        assert!(claim_due(tx.conn(), "node-b", 999, 1_999, 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // node-a sends one and dies: only its unsent claim comes back, once expired.
+        assert!(mark_sent(tx.conn(), &first[0].id, "node-a", 300)
+            .await
+            .unwrap());
+        let taken_over = claim_due(tx.conn(), "node-c", 1_000, 2_000, 10)
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = taken_over.iter().map(|m| m.id.as_str()).collect();
+        let mut expected = vec![first[1].id.as_str(), second[0].id.as_str()];
+        ids.sort();
+        expected.sort();
+        assert_eq!(ids, expected);
+
+        // A node whose claim was taken over cannot record an outcome.
+        assert!(!mark_sent(tx.conn(), &first[1].id, "node-a", 1_100)
+            .await
+            .unwrap());
+    }
 }

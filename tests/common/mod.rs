@@ -3,7 +3,8 @@
 //! CLI, and with git.
 //!
 //! The store is SQLite inside the data dir unless `SLIPWAY_TEST_DATABASE_URL`
-//! names a PostgreSQL server; then every server gets a fresh database there.
+//! names a PostgreSQL server; then every server gets a fresh database there,
+//! dropped again when the server is dropped.
 
 #![allow(dead_code)]
 
@@ -24,6 +25,8 @@ pub struct Server {
     pub dir: TempDir,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// The database this server created for itself, dropped with it.
+    own_database: Option<TestDatabase>,
     log_path: PathBuf,
     extra_env: Vec<(String, String)>,
     extra_args: Vec<String>,
@@ -35,6 +38,7 @@ pub struct ServerBuilder {
     env: Vec<(String, String)>,
     args: Vec<String>,
     database_url: Option<String>,
+    data_dir: Option<PathBuf>,
 }
 
 impl ServerBuilder {
@@ -54,11 +58,23 @@ impl ServerBuilder {
         self
     }
 
+    /// Uses this data dir instead of a fresh one (two nodes, one data dir).
+    pub fn data_dir(mut self, path: &Path) -> Self {
+        self.data_dir = Some(path.to_path_buf());
+        self
+    }
+
     pub fn start(self) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data_dir = dir.path().join("data");
+        let data_dir = self.data_dir.unwrap_or_else(|| dir.path().join("data"));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let database_url = self.database_url.or_else(fresh_test_database);
+        let (database_url, own_database) = match self.database_url {
+            Some(url) => (Some(url), None),
+            None => match TestDatabase::create() {
+                Some(db) => (Some(db.url.clone()), Some(db)),
+                None => (std::env::var("SLIPWAY_TEST_DATABASE_URL").ok(), None),
+            },
+        };
         let mut server = Server {
             child: None,
             url: String::new(),
@@ -66,6 +82,7 @@ impl ServerBuilder {
             data_dir,
             dir,
             database_url,
+            own_database,
             extra_env: self.env,
             extra_args: self.args,
             listen: "127.0.0.1:0".to_string(),
@@ -75,22 +92,114 @@ impl ServerBuilder {
     }
 }
 
-/// A new, empty PostgreSQL database when the suite runs on PostgreSQL.
-pub fn fresh_test_database() -> Option<String> {
-    let base = std::env::var("SLIPWAY_TEST_DATABASE_URL").ok()?;
-    if !base.starts_with("postgres") {
-        return Some(base);
+/// The PostgreSQL server the suite runs on, when it runs on PostgreSQL.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("SLIPWAY_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
+/// Prefix of every database the harness creates; the creation time follows
+/// it, so that databases left behind by a killed run can be recognised.
+const TEST_DB_PREFIX: &str = "slipway_t_";
+/// Databases older than this are leftovers of a killed run.
+const STALE_AFTER_SECS: u64 = 3 * 3600;
+
+/// A fresh PostgreSQL database, dropped when this value is dropped.
+pub struct TestDatabase {
+    pub url: String,
+    base: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new, empty database when the suite runs on PostgreSQL.
+    pub fn create() -> Option<TestDatabase> {
+        let base = postgres_base_url()?;
+        drop_stale_databases(&base);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let name = format!("{TEST_DB_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
+        psql(&base, &format!("CREATE DATABASE {name}"));
+        let mut url = url::Url::parse(&base).expect("SLIPWAY_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Some(TestDatabase {
+            url: url.to_string(),
+            base,
+            name,
+        })
     }
-    let name = format!("slipway_t_{}", uuid::Uuid::new_v4().simple());
-    let status = Command::new("psql")
-        .arg(&base)
-        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
+
+    /// Runs SQL in this database with psql and returns its unaligned output.
+    pub fn sql(&self, sql: &str) -> String {
+        psql(&self.url, sql)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // FORCE: a node killed by a test may still hold a connection.
+        let _ = Command::new("psql")
+            .arg(&self.base)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
         .expect("psql is needed for PostgreSQL test runs");
-    assert!(status.success(), "could not create test database {name}");
-    let mut url = url::Url::parse(&base).expect("SLIPWAY_TEST_DATABASE_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
+    assert!(
+        out.status.success(),
+        "psql failed on {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Drops test databases left behind by runs that were killed before their
+/// servers were dropped; once per test process.
+fn drop_stale_databases(base: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let names = psql(
+            base,
+            &format!("SELECT datname FROM pg_database WHERE datname LIKE '{TEST_DB_PREFIX}%'"),
+        );
+        for name in names.lines() {
+            let created = name
+                .strip_prefix(TEST_DB_PREFIX)
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|secs| secs.parse::<u64>().ok());
+            // Names without a time come from older harnesses: stale too.
+            if created.is_none_or(|secs| secs + STALE_AFTER_SECS < now) {
+                let _ = Command::new("psql")
+                    .arg(base)
+                    .args([
+                        "-q",
+                        "-c",
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ])
+                    .stdout(Stdio::null())
+                    .status();
+            }
+        }
+    });
 }
 
 impl Server {
