@@ -4,7 +4,10 @@
 
 // Row types mirror their tables and the access model names every action before
 // each has an endpoint, so not every field and variant is read yet.
-#![allow(dead_code, reason = "store rows and access actions are complete by design")]
+#![allow(
+    dead_code,
+    reason = "store rows and access actions are complete by design"
+)]
 
 mod access;
 mod admin;
@@ -15,6 +18,7 @@ mod clock;
 mod email;
 mod mail;
 mod names;
+mod scaling;
 mod secrets;
 mod server;
 mod settings;

@@ -9,6 +9,7 @@ pub mod body;
 pub mod collaborators;
 pub mod config_vars;
 pub mod error;
+pub mod formation;
 pub mod range;
 
 use std::sync::{Arc, OnceLock};
@@ -63,6 +64,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/apps/{app}/config-vars",
             get(config_vars::show).patch(config_vars::update),
+        )
+        .route(
+            "/apps/{app}/formation",
+            get(formation::list).patch(formation::update_batch),
+        )
+        .route(
+            "/apps/{app}/formation/{type}",
+            get(formation::show).patch(formation::update_one),
         )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(request_context))

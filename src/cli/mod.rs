@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod netrc;
 mod output;
+mod ps;
 mod sharing;
 
 use anyhow::{bail, Context};
@@ -99,6 +100,9 @@ pub enum ClientCommand {
     /// Removes config vars and restarts the app.
     #[command(name = "config:unset", visible_alias = "config:remove")]
     ConfigUnset(config::UnsetArgs),
+    /// Scales process types (`web=2 worker+1:Standard-1X`), or shows the formation.
+    #[command(name = "ps:scale", visible_aliases = ["scale", "dyno:scale"])]
+    PsScale(ps::ScaleArgs),
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
@@ -120,6 +124,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::SharingRemove(args) => sharing::remove(args),
         ClientCommand::AppsLeave(args) => sharing::leave(args),
         ClientCommand::Config(args) => config::show(args),
+        ClientCommand::PsScale(args) => ps::scale(args),
         ClientCommand::ConfigGet(args) => config::get(args),
         ClientCommand::ConfigSet(args) => config::set(args),
         ClientCommand::ConfigUnset(args) => config::unset(args),

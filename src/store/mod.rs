@@ -9,6 +9,7 @@ pub mod activity;
 pub mod apps;
 pub mod collaborators;
 pub mod config_vars;
+pub mod formation;
 pub mod outbox;
 
 use std::path::Path;
