@@ -123,7 +123,7 @@ pub async fn create_authorization(
                 .ok_or_else(ApiError::unauthorized)?
                 .0
         }
-        None => return Err(ApiError::unauthorized()),
+        None => return Err(ApiError::no_credentials()),
     };
     let expires_in = match params.expires_in {
         Some(secs) if !(1..=MAX_EXPIRES_IN_SECS).contains(&secs) => {

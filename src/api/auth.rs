@@ -82,13 +82,8 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let credentials = Credentials::from_headers(&parts.headers).ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "No credentials provided. Log in with `slipway login` or send an API key.",
-            )
-        })?;
+        let credentials =
+            Credentials::from_headers(&parts.headers).ok_or_else(ApiError::no_credentials)?;
         let (account, key_id) = account_for_key(&state.store, credentials.api_key())
             .await?
             .ok_or_else(ApiError::unauthorized)?;

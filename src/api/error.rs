@@ -36,6 +36,15 @@ impl ApiError {
         )
     }
 
+    /// No `Authorization` header at all (or one Slipway cannot read).
+    pub fn no_credentials() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "No credentials provided. Log in with `slipway login` or send an API key.",
+        )
+    }
+
     pub fn invalid_params(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
     }

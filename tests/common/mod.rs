@@ -8,6 +8,9 @@
 
 #![allow(dead_code)]
 
+pub mod cast;
+pub mod inspect;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
