@@ -44,6 +44,25 @@ fn resolve_email(raw: &str, actor: &Account) -> Result<String, SharingError> {
     email::normalize(raw).map_err(SharingError::InvalidEmail)
 }
 
+/// Turns how a path names a collaborator (`~` for the caller, an email, or
+/// an id) into the canonical form stored. Anything else names nobody, and is
+/// refused before it reaches the store.
+pub fn resolve_identity(raw: &str, actor: &Account, app: &App) -> Result<String, SharingError> {
+    let raw = raw.trim();
+    if raw == "~" {
+        return Ok(actor.email.clone());
+    }
+    if raw.contains('@') {
+        return email::normalize(raw).map_err(SharingError::InvalidEmail);
+    }
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| SharingError::NotCollaborator {
+            identity: raw.to_string(),
+            app: app.name.clone(),
+        })
+}
+
 pub async fn add_collaborator(
     tx: &mut WriteTx<'_>,
     settings: &Settings,
@@ -123,13 +142,7 @@ pub async fn remove_collaborator(
     identity: &str,
     now: i64,
 ) -> Result<Collaborator, SharingError> {
-    let identity = if identity.trim() == "~" {
-        actor.email.clone()
-    } else if identity.contains('@') {
-        email::normalize(identity).map_err(SharingError::InvalidEmail)?
-    } else {
-        identity.trim().to_string()
-    };
+    let identity = resolve_identity(identity, actor, app)?;
     if identity == app.owner_email || identity == app.owner_id {
         return Err(SharingError::RemoveOwner {
             app: app.name.clone(),

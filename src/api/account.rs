@@ -1,6 +1,6 @@
 //! The caller's account and its API keys (`/account`, `/oauth/...`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::auth::{Caller, Credentials};
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::AppState;
 use crate::clock::{self, rfc3339};
 use crate::secrets;

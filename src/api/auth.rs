@@ -11,6 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::access::{self, Action, Role};
 use crate::clock;
+use crate::names;
 use crate::secrets;
 use crate::store::accounts::{self, Account};
 use crate::store::apps::{self, App};
@@ -140,12 +141,17 @@ impl FromRequestParts<AppState> for AppMember {
         let caller = Caller::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::app_not_found())?;
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
         let app_ref = params
             .iter()
             .find(|(key, _)| *key == "app")
             .map(|(_, value)| value.to_string())
             .ok_or_else(ApiError::app_not_found)?;
+        // Only a valid name or an id can name an app; anything else (a NUL
+        // byte, say, which PostgreSQL refuses in text) never reaches the store.
+        if names::validate_app_name(&app_ref).is_err() && uuid::Uuid::parse_str(&app_ref).is_err() {
+            return Err(ApiError::app_not_found());
+        }
 
         let app = {
             let mut conn = state.store.read().await?;

@@ -1,6 +1,6 @@
 //! Collaborators of an app: list, add, show, remove (and leave).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::auth::AppMember;
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::access::Action;
@@ -125,7 +126,7 @@ pub async fn show(
     Path((_, identity)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let app = &member.app;
-    let identity = normalize_identity(&identity, &member);
+    let identity = sharing::resolve_identity(&identity, member.account(), app)?;
     if identity == app.owner_email || identity == app.owner_id {
         return Ok(Json(owner_json(app)));
     }
@@ -138,24 +139,14 @@ pub async fn show(
     Ok(Json(collaborator_json(app, &collaborator)))
 }
 
-fn normalize_identity(raw: &str, member: &AppMember) -> String {
-    let raw = raw.trim();
-    if raw == "~" {
-        member.account().email.clone()
-    } else if raw.contains('@') {
-        raw.to_ascii_lowercase()
-    } else {
-        raw.to_string()
-    }
-}
-
 pub async fn destroy(
     State(state): State<AppState>,
     member: AppMember,
     Path((_, identity)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let leaving = normalize_identity(&identity, &member) == member.account().email
-        || identity == member.account().id;
+    let me = member.account();
+    let target = sharing::resolve_identity(&identity, me, &member.app)?;
+    let leaving = target == me.email || target == me.id;
     member.require(if leaving {
         Action::Leave
     } else {

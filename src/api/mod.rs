@@ -10,6 +10,7 @@ pub mod collaborators;
 pub mod config_vars;
 pub mod error;
 pub mod formation;
+pub mod path;
 pub mod range;
 
 use std::sync::{Arc, OnceLock};
@@ -74,12 +75,21 @@ pub fn router(state: AppState) -> Router {
             get(formation::show).patch(formation::update_one),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_context))
         .with_state(state)
 }
 
 async fn not_found() -> error::ApiError {
     error::ApiError::not_found("The requested API endpoint was not found.")
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("This endpoint does not accept {method}."),
+    )
 }
 
 /// Per-request facts filled in by extractors and read by the log line.

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct App {
@@ -85,13 +85,18 @@ pub async fn rename(
     if name_taken(&mut *conn, new_name).await? {
         return Ok(false);
     }
-    sqlx::query("UPDATE apps SET name = $1, updated_at = $2 WHERE id = $3")
+    let done = sqlx::query("UPDATE apps SET name = $1, updated_at = $2 WHERE id = $3")
         .bind(new_name)
         .bind(now)
         .bind(id)
         .execute(conn)
-        .await?;
-    Ok(true)
+        .await;
+    match done.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        // A concurrent rename or create took the name after the check above.
+        Err(error) if error.is_unique_violation() => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: &str) -> StoreResult<()> {
