@@ -14,14 +14,24 @@ pub struct Cast {
 }
 
 impl Cast {
-    /// Accounts for alice, bob, carol and erin; demo-app and erin-app, not yet shared.
+    /// Accounts for alice, bob, carol and erin, with API keys but no
+    /// passwords (quick to set up); demo-app and erin-app, not yet shared.
     pub fn start() -> Cast {
+        Cast::start_with(|server, email| server.create_key_only_user(email))
+    }
+
+    /// As `start`, with passwords (`pw-<email>`) for those who log in.
+    pub fn start_with_passwords() -> Cast {
+        Cast::start_with(|server, email| server.create_user(email))
+    }
+
+    fn start_with(create: fn(&Server, &str) -> String) -> Cast {
         let server = Server::start();
         let cast = Cast {
-            alice: server.create_user("alice@example.com"),
-            bob: server.create_user("bob@example.com"),
-            carol: server.create_user("carol@example.com"),
-            erin: server.create_user("erin@example.com"),
+            alice: create(&server, "alice@example.com"),
+            bob: create(&server, "bob@example.com"),
+            carol: create(&server, "carol@example.com"),
+            erin: create(&server, "erin@example.com"),
             server,
         };
         cast.create_app(&cast.alice, "demo-app");
@@ -31,10 +41,14 @@ impl Cast {
 
     /// As `start`, with bob and carol added to demo-app (silently).
     pub fn shared() -> Cast {
-        let cast = Cast::start();
-        cast.share("demo-app", "bob@example.com");
-        cast.share("demo-app", "carol@example.com");
-        cast
+        Cast::start().with_bob_and_carol()
+    }
+
+    /// Adds bob and carol to demo-app (silently).
+    pub fn with_bob_and_carol(self) -> Cast {
+        self.share("demo-app", "bob@example.com");
+        self.share("demo-app", "carol@example.com");
+        self
     }
 
     pub fn create_app(&self, key: &str, name: &str) {

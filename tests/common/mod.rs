@@ -327,6 +327,17 @@ impl Server {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Creates an active account with no password and returns its API key.
+    pub fn create_key_only_user(&self, email: &str) -> String {
+        let out = self.admin(&["create-user", email], None);
+        assert!(
+            out.status.success(),
+            "create-user {email} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     pub fn api(&self, key: &str) -> Api {
         Api::new(&self.url, Some(key.to_string()))
     }
