@@ -10,8 +10,8 @@ use crate::clock;
 use crate::secrets;
 use crate::server::database_url;
 use crate::store::accounts::{self, AccountState};
-use crate::store::outbox;
 use crate::store::Store;
+use crate::store::{apps, outbox};
 
 #[derive(clap::Args, Debug)]
 pub struct AdminArgs {
@@ -45,18 +45,53 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Runs a command while holding an app's lock, so that no push, release,
+    /// formation change or transfer of the app runs meanwhile, on any node.
+    WithAppLock {
+        app: String,
+        /// The command and its arguments, after `--`.
+        #[arg(required = true, last = true)]
+        command: Vec<String>,
+    },
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let url = database_url(&args.data_dir, args.database_url.as_deref())?;
     let store = Store::open(&url).await?;
     match args.command {
+        AdminCommand::WithAppLock { app, command } => with_app_lock(&store, &app, &command).await,
         AdminCommand::CreateUser {
             email,
             password_stdin,
         } => create_user(&store, &email, password_stdin).await,
         AdminCommand::Mail { state, json } => list_mail(&store, state.as_deref(), json).await,
     }
+}
+
+async fn with_app_lock(store: &Store, name: &str, command: &[String]) -> anyhow::Result<()> {
+    let found = {
+        let mut conn = store.read().await?;
+        apps::find(&mut conn, name).await?
+    };
+    let Some(app) = found else {
+        bail!("there is no app named {name}");
+    };
+
+    eprintln!("Waiting for the lock on {}...", app.name);
+    let guard = store.locks().lock(&app.id).await?;
+    eprintln!("Holding the lock on {}.", app.name);
+    let status = tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .status()
+        .await
+        .with_context(|| format!("cannot run {}", command[0]));
+    drop(guard);
+
+    let status = status?;
+    if !status.success() {
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
 }
 
 async fn create_user(store: &Store, raw_email: &str, password_stdin: bool) -> anyhow::Result<()> {

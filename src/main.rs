@@ -16,6 +16,7 @@ mod app_config;
 mod cli;
 mod clock;
 mod email;
+mod locks;
 mod mail;
 mod names;
 mod scaling;

@@ -12,7 +12,7 @@ pub mod config_vars;
 pub mod formation;
 pub mod outbox;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
+
+use crate::locks::AppLocks;
 
 /// The SQL engine behind a store URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,7 @@ pub struct Store {
     /// transaction turns would-be `SQLITE_BUSY` upgrades into an orderly queue
     /// inside this process (other processes are covered by the busy timeout).
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    locks: AppLocks,
 }
 
 /// A write transaction. Commit it explicitly; dropping it rolls back.
@@ -179,13 +182,18 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
 
+        let locks = match backend {
+            Backend::Sqlite => AppLocks::files(&sqlite_lock_dir(&url)),
+            Backend::Postgres => AppLocks::postgres(options.clone()),
+        };
         let store = Store {
             pool,
             backend,
             sqlite_writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            locks,
         };
         store.migrate().await?;
         Ok(store)
@@ -193,6 +201,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Per-app locks, shared by every node on this store.
+    pub fn locks(&self) -> &AppLocks {
+        &self.locks
     }
 
     /// A pooled connection for reads.
@@ -277,6 +290,20 @@ async fn apply_migrations(
 /// The default store: an SQLite file inside the data dir.
 pub fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("slipway.db").display())
+}
+
+/// App lock files live in `locks/` beside the SQLite database file.
+fn sqlite_lock_dir(url: &str) -> PathBuf {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    match Path::new(path).parent() {
+        Some(dir) if !path.is_empty() && !path.starts_with(':') => dir.join("locks"),
+        _ => std::env::temp_dir().join("slipway-locks"),
+    }
 }
 
 fn sqlite_url_with_create(url: &str) -> String {

@@ -308,6 +308,13 @@ impl Server {
         home
     }
 
+    /// `slipway admin ARGS` on this server's data, to be spawned by the caller.
+    pub fn admin_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.base_command();
+        cmd.arg("admin").args(args);
+        cmd
+    }
+
     /// Runs `slipway admin ARGS` on this server's data.
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = self.base_command();
