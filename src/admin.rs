@@ -11,7 +11,7 @@ use crate::secrets;
 use crate::server::database_url;
 use crate::store::accounts::{self, AccountState};
 use crate::store::Store;
-use crate::store::{apps, outbox};
+use crate::store::{self, apps, copy, outbox};
 
 #[derive(clap::Args, Debug)]
 pub struct AdminArgs {
@@ -45,6 +45,17 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copies a whole installation into an empty store, for example from the
+    /// embedded SQLite to PostgreSQL, and checks the row count of every table.
+    /// Stop the servers first: rows written during the copy are not copied.
+    MigrateStore {
+        /// The store to copy, e.g. `sqlite:///var/lib/slipway/slipway.db`.
+        #[arg(long)]
+        from: String,
+        /// The empty store to fill, e.g. `postgres://slipway@db/slipway`.
+        #[arg(long)]
+        to: String,
+    },
     /// Runs a command while holding an app's lock, so that no push, release,
     /// formation change or transfer of the app runs meanwhile, on any node.
     WithAppLock {
@@ -56,9 +67,16 @@ pub enum AdminCommand {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let url = database_url(&args.data_dir, args.database_url.as_deref())?;
-    let store = Store::open(&url).await?;
+    // migrate-store names both of its stores; the others use the configured one.
+    let store = match &args.command {
+        AdminCommand::MigrateStore { from, to } => return migrate_store(from, to).await,
+        _ => {
+            let url = database_url(&args.data_dir, args.database_url.as_deref())?;
+            Store::open(&url).await?
+        }
+    };
     match args.command {
+        AdminCommand::MigrateStore { .. } => Ok(()),
         AdminCommand::WithAppLock { app, command } => with_app_lock(&store, &app, &command).await,
         AdminCommand::CreateUser {
             email,
@@ -66,6 +84,34 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         } => create_user(&store, &email, password_stdin).await,
         AdminCommand::Mail { state, json } => list_mail(&store, state.as_deref(), json).await,
     }
+}
+
+async fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
+    // Opening an SQLite URL creates a missing file: a mistyped source would
+    // look like an empty installation.
+    if let Some(path) = store::sqlite_path(from) {
+        if !path.exists() {
+            bail!("the source database {} does not exist", path.display());
+        }
+    }
+    let source = Store::open(from)
+        .await
+        .with_context(|| format!("cannot open the source {}", store::redact_url(from)))?;
+    let target = Store::open(to)
+        .await
+        .with_context(|| format!("cannot open the target {}", store::redact_url(to)))?;
+
+    let counts = copy::copy_store(&source, &target).await?;
+    for table in &counts {
+        println!("{:<20} {:>10} rows", table.table, table.rows);
+    }
+    let total: i64 = counts.iter().map(|t| t.rows).sum();
+    println!(
+        "Copied {total} rows in {} tables to {}; every count matches.",
+        counts.len(),
+        store::redact_url(to)
+    );
+    Ok(())
 }
 
 async fn with_app_lock(store: &Store, name: &str, command: &[String]) -> anyhow::Result<()> {

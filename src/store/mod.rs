@@ -2,13 +2,15 @@
 //!
 //! Queries are written once against sqlx's `Any` driver with `$N` placeholders,
 //! which both SQLite and PostgreSQL accept. What must differ between the two
-//! engines (migrations, locking) lives in this file and in `migrations/`.
+//! engines (migrations, locking) lives in this file and in `migrations/`;
+//! the catalog queries that `copy` needs to list tables are its own.
 
 pub mod accounts;
 pub mod activity;
 pub mod apps;
 pub mod collaborators;
 pub mod config_vars;
+pub mod copy;
 pub mod formation;
 pub mod outbox;
 
@@ -292,17 +294,22 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("slipway.db").display())
 }
 
-/// App lock files live in `locks/` beside the SQLite database file.
-fn sqlite_lock_dir(url: &str) -> PathBuf {
+/// The file of an SQLite URL; None for in-memory databases and other engines.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?
         .split('?')
         .next()
         .unwrap_or_default();
-    match Path::new(path).parent() {
-        Some(dir) if !path.is_empty() && !path.starts_with(':') => dir.join("locks"),
-        _ => std::env::temp_dir().join("slipway-locks"),
+    (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
+}
+
+/// App lock files live in `locks/` beside the SQLite database file.
+fn sqlite_lock_dir(url: &str) -> PathBuf {
+    match sqlite_path(url).as_deref().and_then(Path::parent) {
+        Some(dir) => dir.join("locks"),
+        None => std::env::temp_dir().join("slipway-locks"),
     }
 }
 
