@@ -37,6 +37,14 @@ pub enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Moves an app's add-on usage periods HOURS earlier, as if its paid
+    /// add-ons had been running that much longer (corrections, and tests of
+    /// billing that cannot wait for hours to pass).
+    ShiftUsage {
+        app: String,
+        #[arg(long)]
+        hours: u32,
+    },
     /// Lists the mail outbox: queued, sent and failed messages.
     Mail {
         /// Only messages in this state (queued, sent, failed).
@@ -82,6 +90,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             email,
             password_stdin,
         } => create_user(&store, &email, password_stdin).await,
+        AdminCommand::ShiftUsage { app, hours } => shift_usage(&store, &app, hours).await,
         AdminCommand::Mail { state, json } => list_mail(&store, state.as_deref(), json).await,
     }
 }
@@ -186,6 +195,21 @@ async fn create_user(store: &Store, raw_email: &str, password_stdin: bool) -> an
     tx.commit().await?;
 
     println!("{token}");
+    Ok(())
+}
+
+async fn shift_usage(store: &Store, app: &str, hours: u32) -> anyhow::Result<()> {
+    let mut tx = store.write().await?;
+    let Some(found) = crate::store::apps::find(tx.conn(), app).await? else {
+        bail!("no app named {app}");
+    };
+    let ms = i64::from(hours) * 3_600_000;
+    let moved = crate::store::usage::shift_earlier(tx.conn(), &found.id, ms).await?;
+    tx.commit().await?;
+    println!(
+        "moved {moved} usage periods of {} {hours} hours earlier",
+        found.name
+    );
     Ok(())
 }
 

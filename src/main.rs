@@ -10,9 +10,11 @@
 )]
 
 mod access;
+mod addons;
 mod admin;
 mod api;
 mod app_config;
+mod billing;
 mod cli;
 mod clock;
 mod email;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::addons::catalog::Catalog;
 use crate::api::{self, AppState};
 use crate::mail::{self, MailQueue, Transport};
 use crate::settings::Settings;
@@ -51,6 +52,9 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, env = "SLIPWAY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// A JSON file of add-on services and plans replacing the built-in catalog.
+    #[arg(long, env = "SLIPWAY_ADDONS_CATALOG")]
+    pub addons_catalog: Option<PathBuf>,
 }
 
 /// Resolves the database URL: the flag, else SQLite inside the data dir.
@@ -73,6 +77,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&db_url)
         .await
         .with_context(|| format!("cannot open the store at {}", store::redact_url(&db_url)))?;
+
+    let catalog = Catalog::load(args.addons_catalog.as_deref())
+        .map_err(|e| anyhow::anyhow!("add-on catalog (SLIPWAY_ADDONS_CATALOG): {e}"))?;
 
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -121,6 +128,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         settings: settings.clone(),
         mail: queue,
+        catalog: Arc::new(catalog),
     };
     let app = api::router(state);
 

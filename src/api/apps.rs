@@ -222,6 +222,8 @@ pub async fn destroy(State(state): State<AppState>, member: AppMember) -> ApiRes
 
     let app = member.app.clone();
     let mut tx = state.store.write().await?;
+    // Paid add-ons stop accruing; what they accrued stays on the invoices.
+    crate::billing::stop_app(&mut tx, &app.id, clock::now_ms()).await?;
     apps::delete(tx.conn(), &app.id).await?;
     activity::record(
         tx.conn(),

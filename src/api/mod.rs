@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod activity;
+pub mod addon_services;
+pub mod addons;
 pub mod apps;
 pub mod auth;
 pub mod body;
@@ -10,6 +12,7 @@ pub mod collaborators;
 pub mod config_vars;
 pub mod error;
 pub mod formation;
+pub mod invoices;
 pub mod path;
 pub mod range;
 
@@ -23,6 +26,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
+use crate::addons::catalog::Catalog;
 use crate::mail::MailQueue;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -33,6 +37,7 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub mail: MailQueue,
+    pub catalog: Arc<Catalog>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -74,6 +79,36 @@ pub fn router(state: AppState) -> Router {
             "/apps/{app}/formation/{type}",
             get(formation::show).patch(formation::update_one),
         )
+        .route("/addon-services", get(addon_services::list))
+        .route("/addon-services/{service}", get(addon_services::show))
+        .route(
+            "/addon-services/{service}/plans",
+            get(addon_services::plans),
+        )
+        .route(
+            "/addon-services/{service}/plans/{plan}",
+            get(addon_services::plan),
+        )
+        .route(
+            "/apps/{app}/addons",
+            get(addons::list_for_app).post(addons::create),
+        )
+        .route(
+            "/apps/{app}/addons/{addon}",
+            get(addons::show)
+                .patch(addons::update)
+                .delete(addons::destroy),
+        )
+        .route(
+            "/apps/{app}/addon-attachments",
+            get(addons::attachments_for_app),
+        )
+        .route("/addons", get(addons::list_all))
+        .route("/addon-attachments", get(addons::attachments))
+        .route("/actions/addons/resolve", post(addons::resolve))
+        .route("/account/invoices", get(invoices::list))
+        .route("/account/invoices/{number}", get(invoices::show))
+        .route("/apps/{app}/charges", get(invoices::app_charges))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_context))

@@ -1,7 +1,9 @@
 //! The `slipway` client: Heroku's command names against a Slipway server.
 
+mod addons;
 mod apps;
 mod auth;
+mod billing;
 mod client;
 mod config;
 mod netrc;
@@ -103,6 +105,27 @@ pub enum ClientCommand {
     /// Scales process types (`web=2 worker+1:Standard-1X`), or shows the formation.
     #[command(name = "ps:scale", visible_aliases = ["scale", "dyno:scale"])]
     PsScale(ps::ScaleArgs),
+    /// Lists the add-ons of an app, or of every app you can see.
+    #[command(name = "addons", visible_alias = "addons:list")]
+    Addons(addons::ListArgs),
+    /// Adds an add-on (paid plans: owner only).
+    #[command(name = "addons:create", visible_alias = "addons:add")]
+    AddonsCreate(addons::CreateArgs),
+    /// Removes an add-on (paid plans: owner only).
+    #[command(name = "addons:destroy", visible_alias = "addons:remove")]
+    AddonsDestroy(addons::DestroyArgs),
+    /// Moves an add-on to another plan (to or from a paid plan: owner only).
+    #[command(name = "addons:upgrade", visible_alias = "addons:downgrade")]
+    AddonsUpgrade(addons::UpgradeArgs),
+    /// Lists the plans of an add-on service and their monthly price.
+    #[command(name = "addons:plans")]
+    AddonsPlans(addons::PlansArgs),
+    /// Lists your invoices: the charges of paid add-ons on apps you own.
+    #[command(name = "invoices")]
+    Invoices(billing::ListArgs),
+    /// Shows one invoice with its lines per app.
+    #[command(name = "invoices:info")]
+    InvoicesInfo(billing::InfoArgs),
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
@@ -124,6 +147,13 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::SharingRemove(args) => sharing::remove(args),
         ClientCommand::AppsLeave(args) => sharing::leave(args),
         ClientCommand::Config(args) => config::show(args),
+        ClientCommand::Invoices(args) => billing::list(args),
+        ClientCommand::InvoicesInfo(args) => billing::info(args),
+        ClientCommand::Addons(args) => addons::list(args),
+        ClientCommand::AddonsCreate(args) => addons::create(args),
+        ClientCommand::AddonsDestroy(args) => addons::destroy(args),
+        ClientCommand::AddonsUpgrade(args) => addons::upgrade(args),
+        ClientCommand::AddonsPlans(args) => addons::plans(args),
         ClientCommand::PsScale(args) => ps::scale(args),
         ClientCommand::ConfigGet(args) => config::get(args),
         ClientCommand::ConfigSet(args) => config::set(args),

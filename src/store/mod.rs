@@ -7,12 +7,14 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod addons;
 pub mod apps;
 pub mod collaborators;
 pub mod config_vars;
 pub mod copy;
 pub mod formation;
 pub mod outbox;
+pub mod usage;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
