@@ -1,6 +1,6 @@
 //! The add-on catalog: `/addon-services` and their plans.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::addons::catalog::{Plan, Service};

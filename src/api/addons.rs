@@ -1,7 +1,7 @@
 //! Add-ons of apps: `/apps/{app}/addons`, `/addons`, `/addon-attachments`
 //! and `/actions/addons/resolve`, in the shapes the Heroku CLI reads.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,6 +12,7 @@ use super::addon_services::price_json;
 use super::auth::{role_on, AppMember, Caller};
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::addons::catalog::{Catalog, Plan};

@@ -1,6 +1,6 @@
 //! `/apps/{app}/formation`: list, batch update, and one process type.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::auth::AppMember;
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::access::Action;

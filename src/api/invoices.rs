@@ -2,7 +2,7 @@
 //! periods of paid add-ons they paid for, one invoice per calendar month.
 //! `/apps/{app}/charges`: the running month of one app, for its owner only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{AppMember, Caller};
 use super::error::{ApiError, ApiResult};
+use super::path::Path;
 use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::access::Action;
