@@ -848,3 +848,105 @@ fn activity_records_each_change_with_its_actor() {
     assert_eq!(rows[0].last().unwrap(), "destroy alice@example.com");
     assert_eq!(rows[0].len(), expected.len() + 1);
 }
+
+/// An address with no account gets an invited account that is listed as
+/// pending, and the access is there once that person signs up.
+#[test]
+fn an_invited_address_gets_access_on_sign_up() {
+    let cast = Cast::start();
+    let invited = add(
+        &cast.alice(),
+        "demo-app",
+        json!({ "user": "Frank@Example.com" }),
+    );
+    assert_eq!(invited.status, 201, "{}", invited.text);
+    assert_eq!(invited.body["pending"], true);
+    assert_eq!(invited.body["user"]["email"], "frank@example.com");
+    let sharing = slipway(&cast.server, &cast.alice, &["sharing", "-a", "demo-app"]);
+    assert!(
+        stdout(&sharing).contains("frank@example.com  (pending invitation)"),
+        "{}",
+        stdout(&sharing)
+    );
+
+    let frank = cast.server.create_user("frank@example.com");
+    assert_eq!(cast.server.api(&frank).get("/apps/demo-app").status, 200);
+    let shown = cast
+        .alice()
+        .get("/apps/demo-app/collaborators/frank@example.com");
+    assert_eq!(shown.body["pending"], false, "{}", shown.text);
+    assert_eq!(cast.server.count("accounts"), 5, "one account for frank");
+}
+
+/// Access belongs to the app, not to its name: a new app under a deleted
+/// app's name starts with no collaborators.
+#[test]
+fn a_recreated_app_does_not_inherit_collaborators() {
+    let cast = Cast::shared();
+    assert_eq!(cast.alice().delete("/apps/demo-app").status, 200);
+    assert_eq!(cast.bob().get("/apps/demo-app").status, 404);
+    let apps = cast.bob().get("/apps");
+    assert_eq!(apps.body, json!([]));
+
+    cast.create_app(&cast.alice, "demo-app");
+    let refused = cast.bob().get("/apps/demo-app");
+    assert_refused(
+        &refused,
+        403,
+        "forbidden",
+        "demo-app",
+        "bob on the new demo-app",
+    );
+    assert_eq!(
+        cast.collaborator_emails(&cast.alice(), "demo-app"),
+        ["alice@example.com"]
+    );
+    assert_eq!(cast.server.count("collaborators"), 0);
+}
+
+/// Racing creates and renames to one name: exactly one wins, the others get
+/// the "taken" answer, never a 5xx.
+#[test]
+fn racing_for_one_app_name_has_one_winner() {
+    let cast = Cast::start();
+    cast.create_app(&cast.bob, "bob-app");
+    cast.create_app(&cast.carol, "carol-app");
+    let barrier = Arc::new(Barrier::new(4));
+    let racers: Vec<(String, &str, &str)> = vec![
+        (cast.alice.clone(), "POST", "/apps"),
+        (cast.erin.clone(), "POST", "/apps"),
+        (cast.bob.clone(), "PATCH", "/apps/bob-app"),
+        (cast.carol.clone(), "PATCH", "/apps/carol-app"),
+    ];
+    let handles: Vec<_> = racers
+        .into_iter()
+        .map(|(key, method, path)| {
+            let barrier = barrier.clone();
+            let api = Api::new(&cast.server.url, Some(key));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let resp = api.send(
+                    api.request(method, path)
+                        .json(&json!({ "name": "hot-name" })),
+                );
+                (resp.status, resp.message().to_string())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, String)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let winners = answers
+        .iter()
+        .filter(|(s, _)| *s == 200 || *s == 201)
+        .count();
+    assert_eq!(winners, 1, "{answers:?}");
+    for (status, message) in answers.iter().filter(|(s, _)| *s >= 300) {
+        assert_eq!(*status, 422, "{answers:?}");
+        assert_eq!(message, "Name hot-name is already taken");
+    }
+    let names = cast
+        .server
+        .query_texts(&["SELECT name FROM apps ORDER BY name"]);
+    assert_eq!(names[0].iter().filter(|n| *n == "hot-name").count(), 1);
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(names[0].len(), 4 + created, "{names:?}");
+}

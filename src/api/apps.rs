@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{AppMember, Caller};
-use super::body::{JsonBody, Params};
+use super::body::{JsonBody, Params, UnparsedBody};
 use super::error::{ApiError, ApiResult};
 use super::path::Path;
 use super::range::{paginate, RangeKey};
@@ -175,9 +175,10 @@ impl Params for AppUpdate {
 pub async fn update(
     State(state): State<AppState>,
     member: AppMember,
-    JsonBody(params): JsonBody<AppUpdate>,
+    body: UnparsedBody,
 ) -> ApiResult<Json<Value>> {
     member.require(Action::Rename)?;
+    let params: AppUpdate = body.parse()?;
     let Some(new_name) = params.name else {
         return Ok(Json(app_json(&member.app, &state.settings)));
     };

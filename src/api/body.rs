@@ -31,6 +31,24 @@ impl<S: Send + Sync, T: Params> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A size-capped body not yet parsed, for handlers that must authorise the
+/// caller before judging what they sent (owner-only changes).
+pub struct UnparsedBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for UnparsedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        read_capped(req).await.map(UnparsedBody)
+    }
+}
+
+impl UnparsedBody {
+    pub fn parse<T: Params>(&self) -> Result<T, ApiError> {
+        parse(&self.0)
+    }
+}
+
 /// A body that must be a JSON object with free-form keys (config vars).
 pub struct JsonObject(pub serde_json::Map<String, Value>);
 
