@@ -363,12 +363,15 @@ fn refusals_and_reads_answer_as_the_permission_table_says() {
 /// fixture the next call relies on. Split by resource so they run side by side.
 fn check_changes(paths: impl Fn(&str) -> bool) {
     let rows = rows();
+    let mut checked = 0;
     for cell in cells(&rows)
         .iter()
         .filter(|c| c.changes() && paths(c.row.path))
     {
         cell.check(&fixture());
+        checked += 1;
     }
+    assert!(checked > 0, "no changes checked");
 }
 
 #[test]
