@@ -469,3 +469,36 @@ fn wrong_or_malformed_credentials_are_401() {
         );
     }
 }
+
+/// An API key is accepted as a Basic password with any user name, an email
+/// included (as `~/.netrc` and git send it), on every endpoint.
+#[test]
+fn the_key_works_as_a_basic_password() {
+    let cast = fixture();
+    let anonymous = cast.server.anonymous();
+    for user in ["", "bob@example.com", "git"] {
+        for (method, path, status) in [
+            ("GET", "/account", 200),
+            ("GET", "/apps/demo-app", 200),
+            ("POST", "/oauth/authorizations", 201),
+        ] {
+            let resp = anonymous.send(
+                anonymous
+                    .request(method, path)
+                    .basic_auth(user, Some(&cast.bob))
+                    .json(&json!({})),
+            );
+            assert_eq!(
+                resp.status, status,
+                "{user:?} {method} {path}: {}",
+                resp.text
+            );
+        }
+        let refused = anonymous.send(
+            anonymous
+                .request("GET", "/apps/demo-app")
+                .basic_auth(user, Some(&cast.erin)),
+        );
+        check(&refused, &no_access(), "erin's key as a Basic password");
+    }
+}

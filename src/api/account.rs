@@ -114,17 +114,17 @@ pub async fn create_authorization(
     headers: HeaderMap,
     JsonBody(params): JsonBody<NewAuthorization>,
 ) -> ApiResult<impl IntoResponse> {
-    let account = match Credentials::from_headers(&headers) {
-        Some(Credentials::Basic { user, password }) if user.contains('@') => {
-            verify_login(&state, &user, &password).await?
-        }
-        Some(credentials) => {
-            super::auth::account_for_key(&state.store, credentials.api_key())
-                .await?
-                .ok_or_else(ApiError::unauthorized)?
-                .0
-        }
-        None => return Err(ApiError::no_credentials()),
+    let credentials = Credentials::from_headers(&headers).ok_or_else(ApiError::no_credentials)?;
+    // An API key works here as everywhere, also as a Basic password beside an
+    // email (as `~/.netrc` holds it); otherwise Basic is an email and password.
+    let account = match super::auth::account_for_key(&state.store, credentials.api_key()).await? {
+        Some((account, _)) => account,
+        None => match &credentials {
+            Credentials::Basic { user, password } if user.contains('@') => {
+                verify_login(&state, user, password).await?
+            }
+            _ => return Err(ApiError::unauthorized()),
+        },
     };
     let expires_in = match params.expires_in {
         Some(secs) if !(1..=MAX_EXPIRES_IN_SECS).contains(&secs) => {
