@@ -641,6 +641,13 @@ fn k19_owner_only_actions_are_refused_to_collaborators() {
         cast.alice().get("/apps/demo-app/config-vars").body["GREETING"],
         "hello"
     );
+    let scaled = bob.patch(
+        "/apps/demo-app/formation",
+        json!({ "updates": [{ "type": "web", "quantity": 1 }] }),
+    );
+    assert_eq!(scaled.status, 200, "{}", scaled.text);
+    let free = bob.post("/apps/demo-app/addons", json!({ "plan": "redis:mini" }));
+    assert_eq!(free.status, 201, "{}", free.text);
     let added = add(&bob, "demo-app", json!({ "user": "erin@example.com" }));
     assert_eq!(added.status, 201, "{}", added.text);
 }
