@@ -264,6 +264,14 @@ fn malformed_and_mistyped_bodies_are_refused() {
             "Unknown params: owner",
             &format!("{method} {path} owner"),
         );
+        let twice = br#"{"name":"x-app","user":"bob@example.com","name":"y-app","user":"e@x.io"}"#;
+        let resp = alice.raw(method, path, twice.to_vec());
+        assert_invalid(
+            &resp,
+            422,
+            "given more than once",
+            &format!("{method} {path} twice"),
+        );
     }
 
     let wrong_types = [

@@ -70,8 +70,65 @@ fn parse_value(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
+    if value.is_object() {
+        refuse_duplicate_keys(bytes)?;
+    }
+    Ok(value)
+}
+
+/// A key given twice is ambiguous (parsers disagree on which one wins), so it
+/// is refused rather than silently resolved.
+fn refuse_duplicate_keys(bytes: &Bytes) -> Result<(), ApiError> {
+    let TopLevelKeys(keys) = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut repeated: Vec<&str> = keys
+        .iter()
+        .filter(|key| !seen.insert(key.as_str()))
+        .map(String::as_str)
+        .collect();
+    repeated.dedup();
+    if repeated.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_params(format!(
+            "Params given more than once: {}",
+            repeated.join(", ")
+        )))
+    }
+}
+
+/// The keys of a JSON object in the order written, repeats included.
+struct TopLevelKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+            type Value = TopLevelKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(key);
+                }
+                Ok(TopLevelKeys(keys))
+            }
+        }
+
+        deserializer.deserialize_map(KeysVisitor)
+    }
 }
 
 /// How much of an oversized body is read and thrown away before answering.
@@ -176,5 +233,9 @@ mod tests {
             StatusCode::UNPROCESSABLE_ENTITY
         );
         assert!(!try_parse(r#"{"user":"a"}"#).unwrap().silent);
+        let twice = try_parse(r#"{"user":"a","silent":true,"user":"b","user":"c"}"#).unwrap_err();
+        assert_eq!(twice.message, "Params given more than once: user");
+        // Repeats inside nested values are the nested value's business.
+        assert!(parse_value(&Bytes::from(r#"{"a":{"b":1,"b":2}}"#)).is_ok());
     }
 }
