@@ -27,6 +27,7 @@ mod server;
 mod settings;
 mod sharing;
 mod store;
+mod transfers;
 
 use clap::Parser;
 

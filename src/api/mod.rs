@@ -15,6 +15,7 @@ pub mod formation;
 pub mod invoices;
 pub mod path;
 pub mod range;
+pub mod transfers;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -109,6 +110,16 @@ pub fn router(state: AppState) -> Router {
         .route("/account/invoices", get(invoices::list))
         .route("/account/invoices/{number}", get(invoices::show))
         .route("/apps/{app}/charges", get(invoices::app_charges))
+        .route(
+            "/account/app-transfers",
+            get(transfers::list).post(transfers::create),
+        )
+        .route(
+            "/account/app-transfers/{id}",
+            get(transfers::show)
+                .patch(transfers::update)
+                .delete(transfers::destroy),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_context))

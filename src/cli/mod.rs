@@ -10,6 +10,7 @@ mod netrc;
 mod output;
 mod ps;
 mod sharing;
+mod transfers;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -126,6 +127,21 @@ pub enum ClientCommand {
     /// Shows one invoice with its lines per app.
     #[command(name = "invoices:info")]
     InvoicesInfo(billing::InfoArgs),
+    /// Offers the app to a collaborator, who becomes its owner on accepting (owner only).
+    #[command(name = "apps:transfer")]
+    AppsTransfer(transfers::TransferArgs),
+    /// Lists the app transfers you made or received.
+    #[command(name = "apps:transfers")]
+    AppsTransfers(transfers::ListArgs),
+    /// Accepts an app transfer offered to you.
+    #[command(name = "apps:transfer:accept")]
+    AppsTransferAccept(transfers::AnswerArgs),
+    /// Declines an app transfer offered to you.
+    #[command(name = "apps:transfer:decline")]
+    AppsTransferDecline(transfers::AnswerArgs),
+    /// Withdraws an app transfer you offered.
+    #[command(name = "apps:transfer:cancel")]
+    AppsTransferCancel(transfers::AnswerArgs),
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
@@ -147,6 +163,11 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::SharingRemove(args) => sharing::remove(args),
         ClientCommand::AppsLeave(args) => sharing::leave(args),
         ClientCommand::Config(args) => config::show(args),
+        ClientCommand::AppsTransfer(args) => transfers::transfer(args),
+        ClientCommand::AppsTransfers(args) => transfers::list(args),
+        ClientCommand::AppsTransferAccept(args) => transfers::accept(args),
+        ClientCommand::AppsTransferDecline(args) => transfers::decline(args),
+        ClientCommand::AppsTransferCancel(args) => transfers::cancel(args),
         ClientCommand::Invoices(args) => billing::list(args),
         ClientCommand::InvoicesInfo(args) => billing::info(args),
         ClientCommand::Addons(args) => addons::list(args),

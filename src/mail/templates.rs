@@ -65,3 +65,38 @@ pub fn access_removed(app: &str, removed_by: &str) -> Rendered {
         ),
     }
 }
+
+pub fn transfer_requested(app: &str, owner: &str, transfer_id: &str) -> Rendered {
+    Rendered {
+        template: "transfer_requested",
+        subject: format!("{owner} wants to transfer {app} to you"),
+        body: format!(
+            "{owner} asked to make you the owner of {app}.\n\n\
+             As its owner you would pay for its paid add-ons from the moment you accept, \
+             and {owner} would stay on as a collaborator.\n\n\
+             To accept:\n\n    slipway apps:transfer:accept {transfer_id}\n\n\
+             To decline:\n\n    slipway apps:transfer:decline {transfer_id}\n\n\
+             Nothing changes until you answer.\n"
+        ),
+    }
+}
+
+pub fn transfer_answered(app: &str, recipient: &str, accepted: bool) -> Rendered {
+    let (verb, outcome) = if accepted {
+        (
+            "accepted",
+            format!("{recipient} now owns {app}; you stay on as a collaborator."),
+        )
+    } else {
+        ("declined", format!("You still own {app}."))
+    };
+    Rendered {
+        template: if accepted {
+            "transfer_accepted"
+        } else {
+            "transfer_declined"
+        },
+        subject: format!("{recipient} {verb} the transfer of {app}"),
+        body: format!("{recipient} {verb} your transfer of {app}.\n\n{outcome}\n"),
+    }
+}

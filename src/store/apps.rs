@@ -120,3 +120,19 @@ pub async fn list_visible_to(conn: &mut AnyConnection, account_id: &str) -> Stor
     let rows = sqlx::query(&sql).bind(account_id).fetch_all(conn).await?;
     rows.iter().map(app_from_row).collect()
 }
+
+/// Hands the app to another account (an accepted transfer).
+pub async fn set_owner(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner_id: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE apps SET owner_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(owner_id)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -14,6 +14,7 @@ pub mod config_vars;
 pub mod copy;
 pub mod formation;
 pub mod outbox;
+pub mod transfers;
 pub mod usage;
 
 use std::path::{Path, PathBuf};

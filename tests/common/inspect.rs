@@ -38,6 +38,28 @@ const SNAPSHOT_QUERIES: &[(&str, &str)] = &[
         "activity",
         "SELECT id || ' ' || action || ' ' || detail FROM activity ORDER BY id",
     ),
+    (
+        "config_vars",
+        "SELECT app_id || ' ' || key || ' ' || value FROM config_vars ORDER BY app_id, key",
+    ),
+    (
+        "formation",
+        "SELECT id || ' ' || type || ' ' || quantity || ' ' || size FROM formation ORDER BY id",
+    ),
+    (
+        "addons",
+        "SELECT id || ' ' || app_id || ' ' || name || ' ' || plan FROM addons ORDER BY id",
+    ),
+    (
+        "addon_usage",
+        "SELECT id || ' ' || account_id || ' ' || started_at || ' ' || COALESCE(ended_at, -1) \
+         FROM addon_usage ORDER BY id",
+    ),
+    (
+        "app_transfers",
+        "SELECT id || ' ' || app_id || ' ' || recipient_id || ' ' || state FROM app_transfers \
+         ORDER BY id",
+    ),
 ];
 
 impl Server {
