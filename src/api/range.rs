@@ -50,7 +50,9 @@ fn parse_range(header: &str) -> RangeRequest {
     let (spec, options) = header.split_once(';').unwrap_or((header, ""));
     // "name ]value.." — the field name is ours to choose, so it is not checked.
     if let Some((_, bounds)) = spec.trim().split_once(' ') {
-        let start = bounds.trim().split("..").next().unwrap_or_default();
+        // The last `..` ends the start: keys such as emails may hold `..` too.
+        let bounds = bounds.trim();
+        let start = bounds.rsplit_once("..").map_or(bounds, |(start, _)| start);
         let (exclusive, start) = match start.strip_prefix(']') {
             Some(rest) => (true, rest),
             None => (false, start),
@@ -161,6 +163,8 @@ mod tests {
         let r = parse_range("version ..; order=desc,max=1");
         assert_eq!((r.max, r.descending), (Some(1), true));
         assert_eq!(parse_range(""), RangeRequest::default());
+        let r = parse_range("email ]a..b@example.com..; max=1");
+        assert_eq!(r.start.as_deref(), Some("a..b@example.com"));
     }
 
     fn page(range: &str, items: Vec<i64>) -> (StatusCode, Option<String>) {
