@@ -284,3 +284,65 @@ fn the_app_comes_from_a_or_the_slipway_git_remote() {
     let out = slipway_in(&cast, elsewhere.path(), &["info"]);
     assert_fails_with(&out, "No app specified", "outside a checkout");
 }
+
+#[test]
+fn login_whoami_logout() {
+    let cast = Cast::start_with_passwords();
+    let login = |password: &str| {
+        common::run_with_stdin(
+            {
+                let mut cmd = cast.server.cli(None);
+                cmd.arg("login");
+                cmd
+            },
+            Some(&format!("Bob@Example.com\n{password}\n")),
+        )
+    };
+
+    let wrong = login("not-the-password");
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("Invalid credentials provided."),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(!cast.server.home().join(".netrc").exists());
+
+    let right = login("pw-bob@example.com");
+    assert!(right.status.success(), "{}", stderr(&right));
+    assert_eq!(stdout(&right).trim(), "Logged in as bob@example.com");
+    let whoami = run(cast.server.cli(None).arg("auth:whoami"));
+    assert_eq!(stdout(&whoami).trim(), "bob@example.com");
+
+    let logout = run(cast.server.cli(None).arg("logout"));
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    let whoami = run(cast.server.cli(None).arg("auth:whoami"));
+    assert_fails_with(&whoami, "You are not logged in", "whoami after logout");
+}
+
+#[test]
+fn apps_create_without_a_name_picks_a_valid_one() {
+    let cast = Cast::start();
+    let out = slipway(&cast, &cast.alice, &["apps:create", "--json"]);
+    let app = json_out(&out, "apps:create --json");
+    let name = app["name"].as_str().unwrap();
+    assert!(
+        stderr(&out).contains(&format!("done, {name}")),
+        "{}",
+        stderr(&out)
+    );
+    let valid = name.len() >= 3
+        && name.len() <= 30
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    assert!(valid, "{name}");
+    assert_eq!(app["owner"]["email"], "alice@example.com");
+    assert!(app["git_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/{name}.git")));
+    assert_eq!(cast.alice().get(&format!("/apps/{name}")).status, 200);
+}

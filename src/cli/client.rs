@@ -71,10 +71,16 @@ impl Api {
 
     /// Sends the request and returns the JSON body, or the server's message.
     pub fn send(&self, builder: RequestBuilder) -> anyhow::Result<Value> {
-        let response = builder
-            .send()
+        let request = builder.build()?;
+        // Login sends a password, not a key: a 401 then means wrong credentials.
+        let had_credentials = request
+            .headers()
+            .contains_key(reqwest::header::AUTHORIZATION);
+        let response = self
+            .http
+            .execute(request)
             .with_context(|| format!("cannot reach the Slipway API at {}", self.base))?;
-        read_json(response, self.key.is_some())
+        read_json(response, had_credentials)
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
