@@ -600,6 +600,17 @@ fn k11_revocation_takes_effect_on_the_next_request() {
     assert!(!info.status.success());
     assert!(stderr(&info).contains("You do not have access to the app demo-app"));
     assert_unchanged(&before, &cast.server.snapshot(), "bob's refused requests");
+
+    // Keys and passwords never reach the log, even at debug level.
+    let log = cast.server.log();
+    for secret in [
+        cast.bob.as_str(),
+        cast.alice.as_str(),
+        "pw-bob@example.com",
+        "slw_",
+    ] {
+        assert!(!log.contains(secret), "the log holds {secret:?}");
+    }
 }
 
 /// K19 (API half): the owner-only actions are refused to a collaborator with
