@@ -28,6 +28,7 @@ mod settings;
 mod sharing;
 mod store;
 mod transfers;
+mod tls;
 
 use clap::Parser;
 

@@ -13,6 +13,7 @@ use crate::api::{self, AppState};
 use crate::mail::{self, MailQueue, Transport};
 use crate::settings::Settings;
 use crate::store::{self, Store};
+use crate::tls::{self, TlsListener};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -81,6 +82,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Catalog::load(args.addons_catalog.as_deref())
         .map_err(|e| anyhow::anyhow!("add-on catalog (SLIPWAY_ADDONS_CATALOG): {e}"))?;
 
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (SLIPWAY_LISTEN)", args.listen))?;
@@ -92,11 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
 
-    let scheme = if args.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
         .clone()
@@ -142,9 +143,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "slipway listening"
     );
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        Some(config) => {
+            axum::serve(TlsListener::new(listener, config)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     let _ = shutdown_tx.send(true);
     let _ = mail_worker.await;
     tracing::info!("slipway stopped");

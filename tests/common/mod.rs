@@ -34,6 +34,8 @@ pub struct Server {
     extra_env: Vec<(String, String)>,
     extra_args: Vec<String>,
     listen: String,
+    /// Set when the server speaks HTTPS with a certificate from a test CA.
+    pub tls: Option<TestCa>,
 }
 
 #[derive(Default)]
@@ -42,6 +44,7 @@ pub struct ServerBuilder {
     args: Vec<String>,
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
+    tls: bool,
 }
 
 impl ServerBuilder {
@@ -67,7 +70,14 @@ impl ServerBuilder {
         self
     }
 
-    pub fn start(self) -> Server {
+    /// Serves HTTPS at `https://localhost:PORT` with a certificate signed by
+    /// a CA made for this server (`Server::tls`).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    pub fn start(mut self) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = self.data_dir.unwrap_or_else(|| dir.path().join("data"));
         std::fs::create_dir_all(&data_dir).unwrap();
@@ -78,6 +88,22 @@ impl ServerBuilder {
                 None => (std::env::var("SLIPWAY_TEST_DATABASE_URL").ok(), None),
             },
         };
+        let mut listen = "127.0.0.1:0".to_string();
+        let tls = self.tls.then(|| TestCa::create(&dir.path().join("tls")));
+        if let Some(ca) = &tls {
+            // The certificate names `localhost`, so the public URL must too;
+            // that needs the port before the server starts.
+            let port = free_port();
+            listen = format!("127.0.0.1:{port}");
+            self.args.extend([
+                "--tls-cert".to_string(),
+                ca.cert.display().to_string(),
+                "--tls-key".to_string(),
+                ca.key.display().to_string(),
+                "--public-url".to_string(),
+                format!("https://localhost:{port}"),
+            ]);
+        }
         let mut server = Server {
             child: None,
             url: String::new(),
@@ -88,11 +114,126 @@ impl ServerBuilder {
             own_database,
             extra_env: self.env,
             extra_args: self.args,
-            listen: "127.0.0.1:0".to_string(),
+            listen,
+            tls,
         };
         server.spawn();
         server
     }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A throwaway certificate authority and a server certificate it signed for
+/// `localhost` and `127.0.0.1`, made with the `openssl` command.
+pub struct TestCa {
+    /// The CA certificate (PEM): what clients are told to trust.
+    pub ca_cert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn create(dir: &Path) -> TestCa {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = |name: &str| dir.join(name);
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            dir,
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=Slipway Test CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            dir,
+            &[
+                &["req"],
+                &ec[..],
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=localhost",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            path("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n\
+             basicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.pem",
+            ],
+        );
+        TestCa {
+            ca_cert: path("ca.pem"),
+            cert: path("server.pem"),
+            key: path("server.key"),
+        }
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the openssl command is needed for TLS tests");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The PostgreSQL server the suite runs on, when it runs on PostgreSQL.
@@ -256,11 +397,10 @@ impl Server {
                 let rest = &text[pos + "slipway listening api=".len()..];
                 self.url = rest.split_whitespace().next().unwrap().to_string();
                 // Restarts keep the same port, so URLs handed out stay valid.
-                self.listen = self
-                    .url
-                    .trim_start_matches("http://")
-                    .trim_start_matches("https://")
-                    .to_string();
+                if self.listen.ends_with(":0") {
+                    let port = self.url.rsplit(':').next().unwrap();
+                    self.listen = format!("127.0.0.1:{port}");
+                }
                 return;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -274,22 +414,23 @@ impl Server {
         }
     }
 
-    /// Stops the server with SIGTERM and waits for it.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if child.try_wait().ok().flatten().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+    /// Stops the server with SIGTERM and waits for it; None when it had to
+    /// be killed (or was not running).
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().ok().flatten() {
+                return Some(status);
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     pub fn restart(&mut self) {
@@ -346,11 +487,16 @@ impl Server {
     }
 
     pub fn api(&self, key: &str) -> Api {
-        Api::new(&self.url, Some(key.to_string()))
+        Api::with_ca(&self.url, Some(key.to_string()), self.ca_path())
     }
 
     pub fn anonymous(&self) -> Api {
-        Api::new(&self.url, None)
+        Api::with_ca(&self.url, None, self.ca_path())
+    }
+
+    /// The test CA's certificate, when the server speaks HTTPS.
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|ca| ca.ca_cert.as_path())
     }
 
     /// The `slipway` client pointed at this server, as `key` (None: from ~/.netrc).
@@ -434,14 +580,22 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str, key: Option<String>) -> Api {
+        Api::with_ca(base, key, None)
+    }
+
+    /// A client that trusts only `ca` (when given) for HTTPS.
+    pub fn with_ca(base: &str, key: Option<String>, ca: Option<&Path>) -> Api {
+        let mut http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60));
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).expect("read the test CA");
+            http = http
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
         Api {
             base: base.trim_end_matches('/').to_string(),
             key,
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .danger_accept_invalid_certs(true)
-                .build()
-                .unwrap(),
+            http: http.build().unwrap(),
         }
     }
 
