@@ -27,8 +27,8 @@ mod server;
 mod settings;
 mod sharing;
 mod store;
-mod transfers;
 mod tls;
+mod transfers;
 
 use clap::Parser;
 

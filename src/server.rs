@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// the listen address (behind a proxy).
     #[arg(long, env = "SLIPWAY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// API requests each account may make per hour (a token bucket that
+    /// refills evenly; `RateLimit-Remaining` tells clients what is left).
+    #[arg(long, env = "SLIPWAY_RATE_LIMIT", default_value_t = api::rate_limit::DEFAULT_PER_HOUR)]
+    pub rate_limit: u32,
     /// TLS certificate chain (PEM) for the API and git.
     #[arg(long, env = "SLIPWAY_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -130,6 +134,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         settings: settings.clone(),
         mail: queue,
         catalog: Arc::new(catalog),
+        rate_limits: api::rate_limit::RateLimits::new(args.rate_limit),
     };
     let app = api::router(state);
 

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ use super::auth::{Caller, Credentials};
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
 use super::path::Path;
+use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::clock::{self, rfc3339};
 use crate::secrets;
@@ -54,7 +55,9 @@ fn authorization_json(key: &ApiKey, account: &Account, token: Option<&str>) -> V
         "access_token": {
             "expires_in": expires_in,
             "id": key.id,
-            "token": token,
+            // Only hashes are stored: a token is shown when it is created
+            // and to the caller using it, else as "" (no client matches that).
+            "token": token.unwrap_or_default(),
         },
         "client": null,
         "created_at": rfc3339(key.created_at),
@@ -163,19 +166,32 @@ pub async fn create_authorization(
     ))
 }
 
+/// The caller's API keys. Only hashes are stored, so tokens are not shown,
+/// except the one the caller is using right now: it is echoed so that the
+/// Heroku CLI can find (`auth:token`) and revoke (`logout`) its own key.
 pub async fn list_authorizations(
     State(state): State<AppState>,
+    headers: HeaderMap,
     caller: Caller,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let mut conn = state.store.read().await?;
     let keys = accounts::list_api_keys(&mut conn, &caller.account.id).await?;
-    Ok(Json(Value::Array(
-        keys.iter()
-            .map(|key| authorization_json(key, &caller.account, None))
-            .collect(),
-    )))
+    let presented = Credentials::from_headers(&headers);
+    let token_of = |key: &ApiKey| {
+        presented
+            .as_ref()
+            .filter(|_| key.id == caller.key_id)
+            .map(|c| c.api_key().to_string())
+    };
+    Ok(
+        paginate(&headers, "id", keys, |key| RangeKey::Text(key.id.clone()))
+            .map(|key| authorization_json(&key, &caller.account, token_of(&key).as_deref()))
+            .into_response(),
+    )
 }
 
+/// One of the caller's keys. `~` would be the account's default key, which
+/// Slipway does not have: every key is one the user asked for.
 pub async fn show_authorization(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,7 +206,7 @@ pub async fn show_authorization(
 }
 
 fn authorization_not_found() -> ApiError {
-    ApiError::not_found("Couldn't find that authorization.")
+    ApiError::not_found("Couldn't find that authorization.").with_resource("authorization")
 }
 
 pub async fn delete_authorization(
@@ -211,5 +227,5 @@ pub async fn delete_authorization(
 
 /// Slipway has no browser sessions; the Heroku CLI's logout tolerates this 404.
 pub async fn delete_session(_caller: Caller) -> ApiError {
-    ApiError::not_found("Couldn't find that session.")
+    ApiError::not_found("Couldn't find that session.").with_resource("session")
 }

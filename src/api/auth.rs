@@ -88,8 +88,14 @@ impl FromRequestParts<AppState> for Caller {
         let (account, key_id) = account_for_key(&state.store, credentials.api_key())
             .await?
             .ok_or_else(ApiError::unauthorized)?;
+        let remaining = state.rate_limits.take(&account.id);
         if let Some(context) = parts.extensions.get::<super::RequestContext>() {
             let _ = context.account_id.set(account.id.clone());
+            let _ = context.rate_limit_remaining.set(remaining.unwrap_or(0));
+        }
+        if remaining.is_none() {
+            tracing::warn!(account.id = %account.id, "rate limit reached");
+            return Err(ApiError::rate_limited());
         }
         let caller = Caller { account, key_id };
         parts.extensions.insert(caller.clone());

@@ -14,6 +14,9 @@ pub struct ApiError {
     pub message: String,
     /// The app the error is about, echoed as `app.name` for the Heroku CLI.
     pub app: Option<String>,
+    /// The kind of thing that was not found (`authorization`, `session`),
+    /// which the Heroku CLI's logout checks.
+    pub resource: Option<&'static str>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -25,6 +28,7 @@ impl ApiError {
             id,
             message: message.into(),
             app: None,
+            resource: None,
         }
     }
 
@@ -61,6 +65,14 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    pub fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit",
+            "Your account reached the API rate limit. Please wait a few minutes before making new requests.",
+        )
+    }
+
     pub fn app_not_found() -> Self {
         Self::not_found("Couldn't find that app.")
     }
@@ -75,6 +87,11 @@ impl ApiError {
 
     pub fn with_app(mut self, app: &str) -> Self {
         self.app = Some(app.to_string());
+        self
+    }
+
+    pub fn with_resource(mut self, resource: &'static str) -> Self {
+        self.resource = Some(resource);
         self
     }
 }
@@ -101,6 +118,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "id": self.id, "message": self.message });
         if let Some(app) = &self.app {
             body["app"] = json!({ "name": app });
+        }
+        if let Some(resource) = self.resource {
+            body["resource"] = json!(resource);
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {

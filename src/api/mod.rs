@@ -12,9 +12,11 @@ pub mod collaborators;
 pub mod config_vars;
 pub mod error;
 pub mod formation;
+pub mod heroku_compat;
 pub mod invoices;
 pub mod path;
 pub mod range;
+pub mod rate_limit;
 pub mod transfers;
 
 use std::sync::{Arc, OnceLock};
@@ -39,6 +41,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub mail: MailQueue,
     pub catalog: Arc<Catalog>,
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -120,6 +123,12 @@ pub fn router(state: AppState) -> Router {
                 .patch(transfers::update)
                 .delete(transfers::destroy),
         )
+        .route("/apps/{app}/dynos", get(heroku_compat::dynos))
+        .route(
+            "/apps/{app}/pipeline-couplings",
+            get(heroku_compat::pipeline_coupling),
+        )
+        .route("/account/keys", get(heroku_compat::account_keys))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_context))
@@ -142,6 +151,8 @@ async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
 #[derive(Clone, Default)]
 pub struct RequestContext {
     pub account_id: Arc<OnceLock<String>>,
+    /// Requests the caller has left this hour, once authenticated.
+    pub rate_limit_remaining: Arc<OnceLock<u32>>,
 }
 
 /// Gives each request an id, echoes it, and writes one log line per request.
@@ -170,6 +181,11 @@ async fn request_context(mut request: Request, next: Next) -> Response {
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", value);
+    }
+    if let Some(remaining) = context.rate_limit_remaining.get() {
+        response
+            .headers_mut()
+            .insert("ratelimit-remaining", HeaderValue::from(*remaining));
     }
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

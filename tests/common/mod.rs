@@ -9,7 +9,9 @@
 #![allow(dead_code)]
 
 pub mod cast;
+pub mod heroku;
 pub mod inspect;
+pub mod schema;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

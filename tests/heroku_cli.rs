@@ -1,0 +1,385 @@
+//! Conformance: the official Heroku CLI (npm `heroku` 11, unmodified) against
+//! a real Slipway over HTTPS on loopback. Each step asserts on what the CLI
+//! printed and on the server's state afterwards; every JSON response the CLI
+//! read is validated against the Platform API schema (tests/common/heroku.rs).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::heroku::{cli_bin, cli_dir, run_bounded, schema, HerokuCli};
+use common::{Api, Server};
+use serde_json::{json, Value};
+
+fn tls_server() -> Server {
+    Server::builder().tls().start()
+}
+
+/// GETs `path` with the test's own client and checks the body against the
+/// schema too, so that server state is asserted in the documented shape.
+fn get_valid(api: &Api, path: &str) -> Value {
+    let resp = api.get(path);
+    if let Err(problem) = schema().check_response("GET", path, resp.status, &resp.body) {
+        panic!("{problem}");
+    }
+    resp.body
+}
+
+fn emails(collaborators: &Value) -> Vec<String> {
+    let mut list: Vec<String> = collaborators
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user"]["email"].as_str().unwrap().to_string())
+        .collect();
+    list.sort();
+    list
+}
+
+fn git(dir: &Path, cli: &HerokuCli, args: &[&str]) -> common::heroku::CliRun {
+    let mut cmd = Command::new("git");
+    cmd.args(args);
+    cli.apply_env(&mut cmd);
+    cmd.current_dir(dir);
+    run_bounded(cmd, &format!("git {}", args.join(" ")))
+}
+
+#[test]
+fn the_schema_check_catches_missing_fields_and_wrong_types() {
+    let schema = schema();
+    assert_eq!(schema.resource_of("GET", "/apps/demo"), Some("app"));
+    assert_eq!(
+        schema.resource_of("GET", "/apps/demo/collaborators"),
+        Some("collaborator")
+    );
+    assert_eq!(schema.resource_of("GET", "/users/~/apps"), Some("app"));
+    assert_eq!(schema.resource_of("GET", "/nothing/here"), None);
+
+    let missing = schema.check_response("GET", "/account", 200, &json!({"email": "a@b.c"}));
+    assert!(missing.unwrap_err().contains("$.id is missing"));
+    let wrong = schema.check_response("GET", "/apps", 200, &json!([{"name": 7}]));
+    assert!(wrong.unwrap_err().contains("$[0].name: 7 is not of type"));
+    let error = schema.check_response("GET", "/apps/x", 404, &json!({"message": "gone"}));
+    assert!(error.is_err());
+}
+
+#[test]
+fn apps_lifecycle_through_the_heroku_cli() {
+    let server = tls_server();
+    let alice_key = server.create_user("alice@example.com");
+    let bob_key = server.create_user("bob@example.com");
+    let alice = HerokuCli::new(&server, "alice", Some(&alice_key));
+    let bob = HerokuCli::new(&server, "bob", Some(&bob_key));
+    let api = server.api(&alice_key);
+    let url = &server.url;
+
+    // auth:whoami
+    let whoami = alice.ok(&["auth:whoami"]);
+    assert_eq!(whoami.stdout.trim(), "alice@example.com");
+
+    // apps:create prints the web URL and the https git URL the CLI builds.
+    let create = alice.ok(&["apps:create", "demo-app"]);
+    assert!(
+        create.stderr.contains("Creating demo-app... done"),
+        "{create:?}"
+    );
+    let app = get_valid(&api, "/apps/demo-app");
+    let web_url = app["web_url"].as_str().unwrap();
+    assert_eq!(
+        create.stdout.trim(),
+        format!("{web_url} | {url}/demo-app.git")
+    );
+    assert_eq!(app["owner"]["email"], "alice@example.com");
+    assert_eq!(app["git_url"], format!("{url}/demo-app.git"));
+
+    // A taken name is refused with the API's message and error id.
+    let taken = alice.fails(&["apps:create", "demo-app"]);
+    assert!(
+        taken.stderr.contains("Name demo-app is already taken"),
+        "{taken:?}"
+    );
+    assert!(
+        taken.stderr.contains("Error ID: invalid_params"),
+        "{taken:?}"
+    );
+
+    // apps lists it under the owner.
+    let apps = alice.ok(&["apps"]);
+    assert!(
+        apps.stdout.contains("=== alice@example.com Apps"),
+        "{apps:?}"
+    );
+    assert!(
+        apps.stdout.lines().any(|l| l.trim() == "demo-app"),
+        "{apps:?}"
+    );
+
+    // git:remote adds the https remote in a work tree.
+    let repo = server.dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    assert!(git(&repo, &alice, &["init", "-q", "-b", "main"]).success());
+    let remote = alice.ok_in(&repo, &["git:remote", "-a", "demo-app"]);
+    assert!(
+        remote
+            .stdout
+            .contains(&format!("set git remote heroku to {url}/demo-app.git")),
+        "{remote:?}"
+    );
+
+    // A collaborator may not rename; the CLI shows the server's message.
+    api.post(
+        "/apps/demo-app/collaborators",
+        json!({"user": "bob@example.com"}),
+    );
+    let refused = bob.fails(&["apps:rename", "bobs-app", "-a", "demo-app"]);
+    assert!(
+        refused.stderr.contains("Only the owner of demo-app"),
+        "{refused:?}"
+    );
+    assert_eq!(api.get("/apps/demo-app").status, 200);
+
+    // apps:rename in the work tree renames on the server and rewrites the remote.
+    let rename = alice.ok_in(&repo, &["apps:rename", "renamed-app", "-a", "demo-app"]);
+    assert!(
+        rename.stdout.contains(&format!("{url}/renamed-app.git")),
+        "{rename:?}"
+    );
+    assert_eq!(api.get("/apps/demo-app").status, 404);
+    assert_eq!(get_valid(&api, "/apps/renamed-app")["name"], "renamed-app");
+    let remotes = git(&repo, &alice, &["remote", "-v"]);
+    assert!(
+        remotes
+            .stdout
+            .contains(&format!("heroku\t{url}/renamed-app.git")),
+        "{remotes:?}"
+    );
+
+    // Unknown apps: the CLI prints the API's not-found error.
+    let missing = alice.fails(&["access", "-a", "no-such-app"]);
+    assert!(
+        missing.stderr.contains("Couldn't find that app."),
+        "{missing:?}"
+    );
+    assert!(
+        missing.stderr.contains("Error ID: not_found"),
+        "{missing:?}"
+    );
+
+    // apps:destroy needs the right confirmation, then deletes.
+    let wrong = alice.fails(&["apps:destroy", "renamed-app", "--confirm", "other"]);
+    assert!(wrong.stderr.contains("did not match"), "{wrong:?}");
+    assert_eq!(api.get("/apps/renamed-app").status, 200);
+    let destroy = alice.ok_in(
+        &repo,
+        &["apps:destroy", "renamed-app", "--confirm", "renamed-app"],
+    );
+    assert!(
+        destroy
+            .stderr
+            .contains("Destroying renamed-app (including all add-ons)... done"),
+        "{destroy:?}"
+    );
+    assert_eq!(api.get("/apps/renamed-app").status, 404);
+    let remotes = git(&repo, &alice, &["remote"]);
+    assert!(!remotes.stdout.contains("heroku"), "{remotes:?}");
+    let apps = alice.ok(&["apps"]);
+    assert!(apps.stdout.contains("You have no apps."), "{apps:?}");
+}
+
+#[test]
+fn sharing_through_the_heroku_cli() {
+    let server = tls_server();
+    let alice_key = server.create_user("alice@example.com");
+    let bob_key = server.create_user("bob@example.com");
+    let alice = HerokuCli::new(&server, "alice", Some(&alice_key));
+    let bob = HerokuCli::new(&server, "bob", Some(&bob_key));
+    let api = server.api(&alice_key);
+    alice.ok(&["apps:create", "shared-app"]);
+
+    // access: a two-column table with the owner.
+    let access = alice.ok(&["access", "-a", "shared-app"]);
+    assert!(
+        access.stdout.contains("alice@example.com   owner"),
+        "{access:?}"
+    );
+    assert!(!access.stdout.contains("permissions"), "{access:?}");
+
+    // access:add
+    let add = alice.ok(&["access:add", "bob@example.com", "-a", "shared-app"]);
+    assert!(
+        add.stderr
+            .contains("Adding bob@example.com access to the app shared-app... done"),
+        "{add:?}"
+    );
+    let collaborators = get_valid(&api, "/apps/shared-app/collaborators");
+    assert_eq!(
+        emails(&collaborators),
+        ["alice@example.com", "bob@example.com"]
+    );
+
+    // access and access --json show both, with their roles.
+    let access = alice.ok(&["access", "-a", "shared-app"]);
+    assert!(
+        access.stdout.contains("bob@example.com     collaborator"),
+        "{access:?}"
+    );
+    let listed: Value =
+        serde_json::from_str(&alice.ok(&["access", "-a", "shared-app", "--json"]).stdout).unwrap();
+    let roles: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["user"]["email"].as_str().unwrap().into(),
+                c["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        roles.contains(&("alice@example.com".into(), "owner".into())),
+        "{roles:?}"
+    );
+    assert!(
+        roles.contains(&("bob@example.com".into(), "collaborator".into())),
+        "{roles:?}"
+    );
+
+    // bob sees it among the collaborated apps.
+    let apps = bob.ok(&["apps"]);
+    assert!(apps.stdout.contains("Collaborated Apps"), "{apps:?}");
+    assert!(apps.stdout.contains("shared-app") && apps.stdout.contains("alice@example.com"));
+
+    // apps:leave (the CLI sends the address percent-encoded).
+    let leave = bob.ok(&["apps:leave", "-a", "shared-app"]);
+    assert!(
+        leave.stderr.contains("Leaving shared-app... done"),
+        "{leave:?}"
+    );
+    assert_eq!(
+        emails(&get_valid(&api, "/apps/shared-app/collaborators")),
+        ["alice@example.com"]
+    );
+    let refused = bob.fails(&["access", "-a", "shared-app"]);
+    assert!(
+        refused
+            .stderr
+            .contains("You do not have access to the app shared-app"),
+        "{refused:?}"
+    );
+
+    // The owner cannot leave their own app.
+    let owner_leave = alice.fails(&["apps:leave", "-a", "shared-app"]);
+    assert!(owner_leave.stderr.contains("Error ID:"), "{owner_leave:?}");
+
+    // access:remove (the CLI sends the address raw).
+    alice.ok(&["access:add", "bob@example.com", "-a", "shared-app"]);
+    let remove = alice.ok(&["access:remove", "bob@example.com", "-a", "shared-app"]);
+    assert!(
+        remove
+            .stderr
+            .contains("Removing bob@example.com access from the app shared-app... done"),
+        "{remove:?}"
+    );
+    assert_eq!(
+        emails(&get_valid(&api, "/apps/shared-app/collaborators")),
+        ["alice@example.com"]
+    );
+    let gone = bob.fails(&["access", "-a", "shared-app"]);
+    assert!(gone.stderr.contains("You do not have access"), "{gone:?}");
+}
+
+#[test]
+fn login_with_email_and_password_and_logout() {
+    let server = tls_server();
+    server.create_user("alice@example.com");
+    let alice = HerokuCli::new(&server, "alice", None);
+    let login = |password: &str| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(cli_dir().join("pty_login.py"))
+            .arg(cli_bin())
+            .args(["alice@example.com", password]);
+        alice.apply_env(&mut cmd);
+        cmd.current_dir(&alice.home);
+        let run = run_bounded(cmd, "heroku login -i");
+        alice.check_observed("heroku login -i");
+        run
+    };
+
+    // A wrong password is refused with the API's message.
+    let wrong = login("not-the-password");
+    assert!(!wrong.success(), "{wrong:?}");
+    assert!(
+        wrong.stdout.contains("Invalid credentials provided."),
+        "{wrong:?}"
+    );
+    assert!(alice
+        .fails(&["auth:whoami"])
+        .stderr
+        .contains("not logged in"));
+
+    // The right one logs in and stores the token for the server's host.
+    let ok = login("pw-alice@example.com");
+    assert!(ok.success(), "{ok:?}");
+    assert!(
+        ok.stdout.contains("Logged in as alice@example.com"),
+        "{ok:?}"
+    );
+    let host = server.url.trim_start_matches("https://");
+    let netrc = std::fs::read_to_string(alice.home.join(".netrc")).unwrap();
+    assert!(netrc.contains(&format!("machine {host}")), "{netrc}");
+    assert_eq!(
+        alice.ok(&["auth:whoami"]).stdout.trim(),
+        "alice@example.com"
+    );
+
+    // auth:token prints a key the API accepts.
+    let token = alice.ok(&["auth:token"]).stdout.trim().to_string();
+    let api = server.api(&token);
+    assert_eq!(get_valid(&api, "/account")["email"], "alice@example.com");
+    let authorizations = get_valid(&api, "/oauth/authorizations");
+    assert!(authorizations
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["access_token"]["token"] == token.as_str()));
+
+    // logout revokes that key on the server and forgets it locally.
+    let logout = alice.ok(&["logout"]);
+    assert!(logout.stderr.contains("Logging out... done"), "{logout:?}");
+    assert_eq!(api.get("/account").status, 401);
+    assert!(alice
+        .fails(&["auth:whoami"])
+        .stderr
+        .contains("not logged in"));
+}
+
+#[test]
+fn a_list_longer_than_a_page_comes_back_complete() {
+    let server = tls_server();
+    let key = server.create_user("alice@example.com");
+    let api = server.api(&key);
+    for i in 0..205 {
+        let created = api.post("/apps", json!({ "name": format!("many-app-{i:03}") }));
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let alice = HerokuCli::new(&server, "alice", Some(&key));
+
+    let listed: Value = serde_json::from_str(&alice.ok(&["apps", "--json"]).stdout).unwrap();
+    let mut names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 205);
+    assert_eq!((names[0], names[204]), ("many-app-000", "many-app-204"));
+    let observed = std::fs::read_to_string(alice.home.join("observed.jsonl")).unwrap();
+    assert!(
+        observed.contains("\"next_range\":\"name ]"),
+        "the CLI saw no Next-Range"
+    );
+}
