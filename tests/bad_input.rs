@@ -607,3 +607,44 @@ fn odd_api_keys_are_401() {
     }
     assert_no_error_logged(&cast);
 }
+
+/// Every prefix of a valid body, and every one-byte corruption of it, is
+/// answered without a 5xx; whatever is refused is a JSON error.
+#[test]
+fn truncated_and_corrupted_bodies_never_fail() {
+    let cast = Cast::shared();
+    let alice = cast.alice();
+    let bodies = [
+        ("POST", "/apps", r#"{"name":"new-app"}"#),
+        (
+            "POST",
+            "/apps/demo-app/collaborators",
+            r#"{"user":"bob@example.com","silent":true}"#,
+        ),
+        (
+            "POST",
+            "/oauth/authorizations",
+            r#"{"description":"x","expires_in":60}"#,
+        ),
+        ("PATCH", "/apps/demo-app", r#"{"name":"demo-app"}"#),
+    ];
+    for (method, path, body) in bodies {
+        let bytes = body.as_bytes();
+        let mut variants: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+        for (i, replacement) in (0..bytes.len()).zip([b'"', b'\\', b'}', 0u8, 0xff].iter().cycle())
+        {
+            let mut corrupted = bytes.to_vec();
+            corrupted[i] = *replacement;
+            variants.push(corrupted);
+        }
+        for variant in variants {
+            let what = format!("{method} {path} {:?}", String::from_utf8_lossy(&variant));
+            let resp = alice.raw(method, path, variant);
+            assert!(resp.status < 500, "{what}: {} {}", resp.status, resp.text);
+            if resp.status >= 400 {
+                assert_client_error(&resp, &what);
+            }
+        }
+    }
+    assert_no_error_logged(&cast);
+}
