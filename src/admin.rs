@@ -45,11 +45,18 @@ pub enum AdminCommand {
         #[arg(long)]
         hours: u32,
     },
-    /// Lists the mail outbox: queued, sent and failed messages.
+    /// Lists the mail outbox (queued and failed messages unless told
+    /// otherwise), or queues a failed message again with `--retry ID`.
     Mail {
-        /// Only messages in this state (queued, sent, failed).
-        #[arg(long)]
+        /// Only messages in this state (queued, sent, failed, cancelled).
+        #[arg(long, conflicts_with = "all")]
         state: Option<String>,
+        /// Every message, sent and cancelled ones included.
+        #[arg(long)]
+        all: bool,
+        /// Queue this failed or cancelled message (id or Message-ID) again, due now.
+        #[arg(long, value_name = "ID")]
+        retry: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -91,7 +98,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             password_stdin,
         } => create_user(&store, &email, password_stdin).await,
         AdminCommand::ShiftUsage { app, hours } => shift_usage(&store, &app, hours).await,
-        AdminCommand::Mail { state, json } => list_mail(&store, state.as_deref(), json).await,
+        AdminCommand::Mail {
+            retry: Some(id), ..
+        } => retry_mail(&store, &id).await,
+        AdminCommand::Mail {
+            state, all, json, ..
+        } => {
+            let states: Vec<&str> = match (&state, all) {
+                (Some(state), _) => vec![state.as_str()],
+                (None, true) => vec![],
+                (None, false) => vec!["queued", "sending", "failed"],
+            };
+            list_mail(&store, &states, json).await
+        }
     }
 }
 
@@ -179,8 +198,9 @@ async fn create_user(store: &Store, raw_email: &str, password_stdin: bool) -> an
         if account.state == AccountState::Active {
             bail!("an account for {email} already exists");
         }
-        // An invited address signs up: it keeps the access it was promised.
-        accounts::activate(tx.conn(), &account.id, password_hash.as_deref(), now).await?;
+        // An invited address signs up: it keeps the access it was promised
+        // by invitations that have not expired.
+        crate::invitations::activate(&mut tx, &account, password_hash.as_deref(), now).await?;
     }
     accounts::insert_api_key(
         tx.conn(),
@@ -213,9 +233,26 @@ async fn shift_usage(store: &Store, app: &str, hours: u32) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn list_mail(store: &Store, state: Option<&str>, json: bool) -> anyhow::Result<()> {
+async fn retry_mail(store: &Store, id: &str) -> anyhow::Result<()> {
+    let mut tx = store.write().await?;
+    let Some(message) = outbox::find(tx.conn(), id.trim()).await? else {
+        bail!("no message {id} in the outbox");
+    };
+    if !outbox::retry(tx.conn(), &message.id, clock::now_ms()).await? {
+        bail!(
+            "message {} is {}; only failed or cancelled messages can be retried",
+            message.id,
+            message.state
+        );
+    }
+    tx.commit().await?;
+    println!("Queued {} to {} again.", message.id, message.recipient);
+    Ok(())
+}
+
+async fn list_mail(store: &Store, states: &[&str], json: bool) -> anyhow::Result<()> {
     let mut conn = store.read().await?;
-    let messages = outbox::list(&mut conn, state).await?;
+    let messages = outbox::list(&mut conn, states).await?;
     if json {
         let values: Vec<serde_json::Value> = messages
             .iter()
@@ -229,7 +266,9 @@ async fn list_mail(store: &Store, state: Option<&str>, json: bool) -> anyhow::Re
                     "state": m.state,
                     "attempts": m.attempts,
                     "last_error": m.last_error,
+                    "next_attempt_at": clock::rfc3339(m.next_attempt_at),
                     "created_at": clock::rfc3339(m.created_at),
+                    "sent_at": m.sent_at.map(clock::rfc3339),
                 })
             })
             .collect();
@@ -237,7 +276,7 @@ async fn list_mail(store: &Store, state: Option<&str>, json: bool) -> anyhow::Re
         return Ok(());
     }
     if messages.is_empty() {
-        println!("The outbox is empty.");
+        println!("No messages.");
     }
     for m in messages {
         let error = m.last_error.as_deref().unwrap_or("");

@@ -18,6 +18,7 @@ mod billing;
 mod cli;
 mod clock;
 mod email;
+mod invitations;
 mod locks;
 mod mail;
 mod names;
@@ -49,7 +50,7 @@ struct Cli {
 #[derive(clap::Subcommand, Debug)]
 enum Command {
     /// Runs the platform: API, git and router.
-    Serve(server::ServeArgs),
+    Serve(Box<server::ServeArgs>),
     /// Operator commands on the local data dir or database.
     Admin(admin::AdminArgs),
     #[command(flatten)]
@@ -71,7 +72,7 @@ fn main() {
     let result = match cli.command {
         Command::Serve(args) => {
             init_logging();
-            runtime().and_then(|rt| rt.block_on(server::run(args)))
+            runtime().and_then(|rt| rt.block_on(server::run(*args)))
         }
         Command::Admin(args) => runtime().and_then(|rt| rt.block_on(admin::run(args))),
         Command::Client(command) => cli::run(command),

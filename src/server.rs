@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::addons::catalog::Catalog;
 use crate::api::{self, AppState};
+use crate::clock;
 use crate::mail::{self, MailQueue, Transport};
 use crate::settings::Settings;
 use crate::store::{self, Store};
@@ -37,6 +38,12 @@ pub struct ServeArgs {
         default_value = "Slipway <slipway@localhost>"
     )]
     pub mail_from: String,
+    /// How long an invitation link stays valid (`7d`, `36h`, ...).
+    #[arg(long, env = "SLIPWAY_INVITATION_TTL", default_value = "7d")]
+    pub invitation_ttl: String,
+    /// How long one SMTP exchange may take before it counts as failed (and is retried).
+    #[arg(long, env = "SLIPWAY_SMTP_TIMEOUT", default_value = "20s")]
+    pub smtp_timeout: String,
     /// Address of the router that serves the apps.
     #[arg(long, env = "SLIPWAY_ROUTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub router_listen: String,
@@ -110,17 +117,47 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .mail_from
         .parse()
         .with_context(|| format!("SLIPWAY_MAIL_FROM {:?} is not an address", args.mail_from))?;
+    let invitation_ttl_ms = clock::parse_duration_ms(&args.invitation_ttl)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .with_context(|| {
+            format!(
+                "SLIPWAY_INVITATION_TTL {:?} is not a positive duration",
+                args.invitation_ttl
+            )
+        })?;
+    let smtp_timeout_ms = clock::parse_duration_ms(&args.smtp_timeout)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .with_context(|| {
+            format!(
+                "SLIPWAY_SMTP_TIMEOUT {:?} is not a positive duration",
+                args.smtp_timeout
+            )
+        })?;
+    let clock_offset_ms = clock::check_offset().map_err(anyhow::Error::msg)?;
+    if clock_offset_ms != 0 {
+        tracing::warn!(
+            offset_ms = clock_offset_ms,
+            "SLIPWAY_CLOCK_OFFSET is set: Slipway's clock is shifted"
+        );
+    }
     let settings = Arc::new(Settings {
         public_url: public_url.trim_end_matches('/').to_string(),
         apps_domain: args.apps_domain.clone(),
         router_port: router_addr.port(),
         data_dir: data_dir.clone(),
         mail_domain: mail_from.email.domain().to_string(),
+        invitation_ttl_ms,
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let queue = MailQueue::default();
-    let transport = Transport::from_settings(args.smtp_url.as_deref(), data_dir.join("mail"))?;
+    let transport = Transport::from_settings(
+        args.smtp_url.as_deref(),
+        data_dir.join("mail"),
+        std::time::Duration::from_millis(smtp_timeout_ms as u64),
+    )?;
     let mail_worker = tokio::spawn(mail::run_worker(
         store.clone(),
         transport,

@@ -13,11 +13,21 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Host part of Message-IDs and the default sender.
     pub mail_domain: String,
+    /// How long an invitation link stays valid.
+    pub invitation_ttl_ms: i64,
 }
 
 impl Settings {
     pub fn git_url(&self, app_name: &str) -> String {
         format!("{}/{app_name}.git", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The sign-up page an invitation links to.
+    pub fn invitation_url(&self, token: &str) -> String {
+        format!(
+            "{}/invitations/{token}",
+            self.public_url.trim_end_matches('/')
+        )
     }
 
     pub fn web_url(&self, app_name: &str) -> String {

@@ -1,14 +1,16 @@
 //! Sharing an app: adding and removing collaborators, with the notification
 //! and the activity entry written in the same transaction as the change.
 
+use crate::clock::rfc3339;
 use crate::email;
-use crate::mail::templates::{self, AppLinks};
+use crate::invitations;
+use crate::mail::{self, templates};
 use crate::settings::Settings;
 use crate::store::accounts::{self, Account, AccountState};
 use crate::store::activity::{self, NewActivity};
 use crate::store::apps::App;
 use crate::store::collaborators::{self, Collaborator};
-use crate::store::outbox::{self, NewMessage};
+use crate::store::invitations as stored_invitations;
 use crate::store::{StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,8 +21,19 @@ pub enum SharingError {
     IsOwner { email: String, app: String },
     #[error("{email} is already a collaborator on {app}")]
     AlreadyCollaborator { email: String, app: String },
+    #[error(
+        "{email} already has a pending invitation to {app}, valid until {expires}; \
+         use sharing:resend to send it again"
+    )]
+    AlreadyInvited {
+        email: String,
+        app: String,
+        expires: String,
+    },
     #[error("The owner cannot be removed from {app}; transfer or delete the app instead")]
     RemoveOwner { app: String },
+    #[error("{email} owns {app}; there is nothing to send them")]
+    ResendToOwner { email: String, app: String },
     #[error("{identity} is not a collaborator on {app}")]
     NotCollaborator { identity: String, app: String },
     #[error(transparent)]
@@ -82,50 +95,33 @@ pub async fn add_collaborator(
 
     let (account, invited) =
         accounts::insert_if_absent(tx.conn(), &email, None, AccountState::Invited, now).await?;
-    if !collaborators::insert(tx.conn(), &app.id, &account.id, now).await? {
-        return Err(SharingError::AlreadyCollaborator {
-            email,
-            app: app.name.clone(),
-        });
+    let pending = account.state == AccountState::Invited;
+    let reinvite = !collaborators::insert(tx.conn(), &app.id, &account.id, now).await?;
+    if reinvite {
+        refuse_duplicate(tx, app, &account, now).await?;
     }
     let collaborator = collaborators::find(tx.conn(), &app.id, &account.id)
         .await?
         .ok_or(StoreError::Sql(sqlx::Error::RowNotFound))?;
 
-    let pending = account.state == AccountState::Invited;
+    // An invitee gets a token even when silent, so that it can be re-sent.
+    let rendered = if pending {
+        let issued =
+            invitations::issue(tx, settings, &app.id, &account.id, &actor.email, false, now)
+                .await?;
+        invitations::invitation_mail(settings, &app.name, &actor.email, &issued)
+    } else {
+        access_granted_mail(settings, app, &actor.email)
+    };
     if !silent {
-        let web_url = settings.web_url(&app.name);
-        let git_url = settings.git_url(&app.name);
-        let links = AppLinks {
-            app: &app.name,
-            web_url: &web_url,
-            git_url: &git_url,
-        };
-        let rendered = if pending {
-            templates::invitation(
-                &links,
-                &actor.email,
-                "Ask the operator of this Slipway server to create your account \
-                 for this address; your access is waiting for it.",
-            )
-        } else {
-            templates::access_granted(&links, &actor.email)
-        };
-        queue(tx, settings, &email, rendered, now).await?;
+        mail::queue_about_app(tx.conn(), settings, &app.id, &email, rendered, now).await?;
     }
-    activity::record(
-        tx.conn(),
-        NewActivity {
-            app_id: &app.id,
-            app_name: &app.name,
-            actor_id: &actor.id,
-            actor_email: &actor.email,
-            action: "collaborator.add",
-            detail: format!("added {email}{}", if pending { " (invited)" } else { "" }),
-        },
-        now,
-    )
-    .await?;
+    let detail = match (pending, reinvite) {
+        (false, _) => format!("added {email}"),
+        (true, false) => format!("invited {email}"),
+        (true, true) => format!("invited {email} again (the earlier invitation expired)"),
+    };
+    record(tx, app, actor, "collaborator.add", detail, now).await?;
     Ok(Added {
         collaborator,
         invited,
@@ -133,7 +129,117 @@ pub async fn add_collaborator(
     })
 }
 
-/// Removes a collaborator, or lets one leave. Returns the removed entry.
+/// Adding someone already there changes nothing and sends nothing, with one
+/// exception: an invitee whose invitation expired may be invited afresh.
+async fn refuse_duplicate(
+    tx: &mut WriteTx<'_>,
+    app: &App,
+    account: &Account,
+    now: i64,
+) -> Result<(), SharingError> {
+    if account.state == AccountState::Active {
+        return Err(SharingError::AlreadyCollaborator {
+            email: account.email.clone(),
+            app: app.name.clone(),
+        });
+    }
+    match stored_invitations::find(tx.conn(), &app.id, &account.id).await? {
+        Some(invitation) if !invitation.expired(now) => Err(SharingError::AlreadyInvited {
+            email: account.email.clone(),
+            app: app.name.clone(),
+            expires: rfc3339(invitation.expires_at),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn access_granted_mail(settings: &Settings, app: &App, shared_by: &str) -> templates::Rendered {
+    let web_url = settings.web_url(&app.name);
+    let git_url = settings.git_url(&app.name);
+    templates::access_granted(
+        &templates::AppLinks {
+            app: &app.name,
+            web_url: &web_url,
+            git_url: &git_url,
+        },
+        shared_by,
+    )
+}
+
+/// What a re-send did.
+pub struct Resent {
+    pub collaborator: Collaborator,
+    /// An invitation with a new token (the old link stops working).
+    pub invitation: bool,
+}
+
+/// Sends a collaborator's email again: a pending invitee gets a new link
+/// (same deadline while it holds, a fresh one after it passed), anyone else
+/// the access notice. A copy of it still waiting in the outbox is withdrawn.
+pub async fn resend(
+    tx: &mut WriteTx<'_>,
+    settings: &Settings,
+    app: &App,
+    actor: &Account,
+    identity: &str,
+    now: i64,
+) -> Result<Resent, SharingError> {
+    let identity = resolve_identity(identity, actor, app)?;
+    if identity == app.owner_email || identity == app.owner_id {
+        return Err(SharingError::ResendToOwner {
+            email: app.owner_email.clone(),
+            app: app.name.clone(),
+        });
+    }
+    let Some(collaborator) = collaborators::find(tx.conn(), &app.id, &identity).await? else {
+        return Err(SharingError::NotCollaborator {
+            identity,
+            app: app.name.clone(),
+        });
+    };
+    let pending = collaborator.account_state == AccountState::Invited;
+    let rendered = if pending {
+        let issued = invitations::issue(
+            tx,
+            settings,
+            &app.id,
+            &collaborator.account_id,
+            &actor.email,
+            true,
+            now,
+        )
+        .await?;
+        invitations::invitation_mail(settings, &app.name, &actor.email, &issued)
+    } else {
+        access_granted_mail(settings, app, &actor.email)
+    };
+    mail::queue_about_app(
+        tx.conn(),
+        settings,
+        &app.id,
+        &collaborator.email,
+        rendered,
+        now,
+    )
+    .await?;
+    let detail = format!(
+        "sent the {} to {} again",
+        if pending {
+            "invitation"
+        } else {
+            "access notice"
+        },
+        collaborator.email
+    );
+    record(tx, app, actor, "collaborator.resend", detail, now).await?;
+    Ok(Resent {
+        collaborator,
+        invitation: pending,
+    })
+}
+
+/// Removes a collaborator, lets one leave, or cancels a pending invitation.
+/// Returns the removed entry.
 pub async fn remove_collaborator(
     tx: &mut WriteTx<'_>,
     settings: &Settings,
@@ -155,12 +261,56 @@ pub async fn remove_collaborator(
         });
     };
     collaborators::delete(tx.conn(), &app.id, &collaborator.account_id).await?;
+    stored_invitations::delete(tx.conn(), &app.id, &collaborator.account_id).await?;
 
     let leaving = collaborator.account_id == actor.id;
+    let pending = collaborator.account_state == AccountState::Invited;
+    // Mail about the app still waiting for them is withdrawn; unless they
+    // left, they get the one notice that their access (or invitation) ended.
+    crate::store::outbox::supersede(
+        tx.conn(),
+        &app.id,
+        &collaborator.email,
+        &["invitation", "access_granted"],
+    )
+    .await?;
     if !leaving {
-        let rendered = templates::access_removed(&app.name, &actor.email);
-        queue(tx, settings, &collaborator.email, rendered, now).await?;
+        let rendered = templates::access_removed(&app.name, &actor.email, pending);
+        mail::queue_about_app(
+            tx.conn(),
+            settings,
+            &app.id,
+            &collaborator.email,
+            rendered,
+            now,
+        )
+        .await?;
     }
+    let (action, detail) = if leaving {
+        ("collaborator.leave", format!("{} left", collaborator.email))
+    } else if pending {
+        (
+            "collaborator.remove",
+            format!("cancelled the invitation of {}", collaborator.email),
+        )
+    } else {
+        (
+            "collaborator.remove",
+            format!("removed {}", collaborator.email),
+        )
+    };
+    record(tx, app, actor, action, detail, now).await?;
+    Ok(collaborator)
+}
+
+async fn record(
+    tx: &mut WriteTx<'_>,
+    app: &App,
+    actor: &Account,
+    action: &str,
+    detail: String,
+    now: i64,
+) -> Result<(), StoreError> {
     activity::record(
         tx.conn(),
         NewActivity {
@@ -168,41 +318,10 @@ pub async fn remove_collaborator(
             app_name: &app.name,
             actor_id: &actor.id,
             actor_email: &actor.email,
-            action: if leaving {
-                "collaborator.leave"
-            } else {
-                "collaborator.remove"
-            },
-            detail: if leaving {
-                format!("{} left", collaborator.email)
-            } else {
-                format!("removed {}", collaborator.email)
-            },
+            action,
+            detail,
         },
         now,
     )
-    .await?;
-    Ok(collaborator)
-}
-
-async fn queue(
-    tx: &mut WriteTx<'_>,
-    settings: &Settings,
-    recipient: &str,
-    rendered: templates::Rendered,
-    now: i64,
-) -> Result<(), StoreError> {
-    outbox::enqueue(
-        tx.conn(),
-        NewMessage {
-            template: rendered.template,
-            recipient,
-            subject: rendered.subject,
-            body_text: rendered.body,
-        },
-        &settings.mail_domain,
-        now,
-    )
-    .await?;
-    Ok(())
+    .await
 }

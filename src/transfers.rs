@@ -12,7 +12,6 @@ use crate::store::accounts::{self, Account};
 use crate::store::activity::{self, NewActivity};
 use crate::store::apps::{self, App};
 use crate::store::collaborators;
-use crate::store::outbox::{self, NewMessage};
 use crate::store::transfers::{self, Transfer};
 use crate::store::{StoreError, WriteTx};
 
@@ -34,18 +33,12 @@ pub enum TransferError {
 async fn queue(
     tx: &mut WriteTx<'_>,
     settings: &Settings,
+    app: &App,
     recipient: &str,
     rendered: Rendered,
     now: i64,
 ) -> Result<(), StoreError> {
-    let message = NewMessage {
-        template: rendered.template,
-        recipient,
-        subject: rendered.subject,
-        body_text: rendered.body,
-    };
-    outbox::enqueue(tx.conn(), message, &settings.mail_domain, now).await?;
-    Ok(())
+    crate::mail::queue_about_app(tx.conn(), settings, &app.id, recipient, rendered, now).await
 }
 
 async fn record(
@@ -114,7 +107,7 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().to_string();
     transfers::insert(tx.conn(), &id, &app.id, &app.owner_id, &recipient.id, now).await?;
     let rendered = templates::transfer_requested(&app.name, &owner.email, &id);
-    queue(tx, settings, &recipient.email, rendered, now).await?;
+    queue(tx, settings, app, &recipient.email, rendered, now).await?;
     let detail = format!("asked {} to take over {}", recipient.email, app.name);
     record(tx, app, owner, "transfer.create", detail, now).await?;
     transfers::find(tx.conn(), &id)
@@ -175,7 +168,7 @@ pub async fn answer(
     let state = if accept { "accepted" } else { "declined" };
     transfers::close(tx.conn(), &transfer.id, state, now).await?;
     let rendered = templates::transfer_answered(&app.name, &actor.email, accept);
-    queue(tx, settings, &transfer.owner_email, rendered, now).await?;
+    queue(tx, settings, &app, &transfer.owner_email, rendered, now).await?;
     let detail = format!(
         "{} {state} the transfer from {}",
         actor.email, transfer.owner_email

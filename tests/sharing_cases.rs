@@ -882,7 +882,7 @@ fn an_invited_address_gets_access_on_sign_up() {
     assert_eq!(invited.body["user"]["email"], "frank@example.com");
     let sharing = slipway(&cast.server, &cast.alice, &["sharing", "-a", "demo-app"]);
     assert!(
-        stdout(&sharing).contains("frank@example.com  (pending invitation)"),
+        stdout(&sharing).contains("frank@example.com  (pending invitation, expires "),
         "{}",
         stdout(&sharing)
     );

@@ -19,6 +19,7 @@ use crate::sharing::{self, SharingError};
 use crate::store::accounts::AccountState;
 use crate::store::apps::App;
 use crate::store::collaborators::{self, Collaborator};
+use crate::store::invitations::{self, Invitation};
 
 impl From<SharingError> for ApiError {
     fn from(error: SharingError) -> Self {
@@ -30,11 +31,22 @@ impl From<SharingError> for ApiError {
     }
 }
 
-fn collaborator_json(app: &App, c: &Collaborator) -> Value {
+fn collaborator_json(app: &App, c: &Collaborator, invitation: Option<&Invitation>) -> Value {
+    let invitation = invitation.map(|i| {
+        json!({
+            "id": i.id,
+            "created_at": rfc3339(i.created_at),
+            "expires_at": rfc3339(i.expires_at),
+            "link_issued_at": rfc3339(i.issued_at),
+            "expired": i.expired(clock::now_ms()),
+            "invited_by": i.invited_by,
+        })
+    });
     json!({
         "app": { "id": app.id, "name": app.name },
         "created_at": rfc3339(c.created_at),
         "id": c.id,
+        "invitation": invitation,
         "pending": c.account_state == AccountState::Invited,
         "role": "collaborator",
         "updated_at": rfc3339(c.updated_at),
@@ -63,8 +75,10 @@ pub async fn list(
     let mut conn = state.store.read().await?;
     let app = &member.app;
     let mut entries = vec![(app.owner_email.clone(), owner_json(app))];
+    let invitations = invitations::list_for_app(&mut conn, &app.id).await?;
     for c in collaborators::list(&mut conn, &app.id).await? {
-        entries.push((c.email.clone(), collaborator_json(app, &c)));
+        let invitation = invitations.iter().find(|i| i.account_id == c.account_id);
+        entries.push((c.email.clone(), collaborator_json(app, &c, invitation)));
     }
     Ok(paginate(&headers, "email", entries, |(email, _)| {
         RangeKey::Text(email.clone())
@@ -114,7 +128,8 @@ pub async fn create(
         invited = added.invited,
         "collaborator added"
     );
-    let mut body = collaborator_json(&member.app, &added.collaborator);
+    let invitation = pending_invitation(&state, &added.collaborator).await?;
+    let mut body = collaborator_json(&member.app, &added.collaborator, invitation.as_ref());
     // Say what happened to the email honestly: it is queued, not yet sent.
     body["notification"] = json!(if added.notified { "queued" } else { "none" });
     Ok((StatusCode::CREATED, Json(body)))
@@ -136,7 +151,17 @@ pub async fn show(
         .ok_or_else(|| {
             ApiError::not_found(format!("{identity} is not a collaborator on {}", app.name))
         })?;
-    Ok(Json(collaborator_json(app, &collaborator)))
+    let invitation = pending_invitation(&state, &collaborator).await?;
+    Ok(Json(collaborator_json(
+        app,
+        &collaborator,
+        invitation.as_ref(),
+    )))
+}
+
+async fn pending_invitation(state: &AppState, c: &Collaborator) -> ApiResult<Option<Invitation>> {
+    let mut conn = state.store.read().await?;
+    Ok(invitations::find(&mut conn, &c.app_id, &c.account_id).await?)
 }
 
 pub async fn destroy(
@@ -167,5 +192,39 @@ pub async fn destroy(
 
     state.mail.wake();
     tracing::info!(app.id = %member.app.id, collaborator.id = %removed.id, "collaborator removed");
-    Ok(Json(collaborator_json(&member.app, &removed)))
+    Ok(Json(collaborator_json(&member.app, &removed, None)))
+}
+
+/// `POST /apps/{app}/collaborators/{collaborator}/resend`: the invitation (with
+/// a new link) or the access notice again, for whoever may add collaborators.
+pub async fn resend(
+    State(state): State<AppState>,
+    member: AppMember,
+    Path((_, identity)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    member.require(Action::AddCollaborator)?;
+
+    let mut tx = state.store.write().await?;
+    let resent = sharing::resend(
+        &mut tx,
+        &state.settings,
+        &member.app,
+        member.account(),
+        &identity,
+        clock::now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+
+    state.mail.wake();
+    tracing::info!(
+        app.id = %member.app.id,
+        collaborator.id = %resent.collaborator.id,
+        invitation = resent.invitation,
+        "collaborator mail re-sent"
+    );
+    let invitation = pending_invitation(&state, &resent.collaborator).await?;
+    let mut body = collaborator_json(&member.app, &resent.collaborator, invitation.as_ref());
+    body["notification"] = json!("queued");
+    Ok((StatusCode::ACCEPTED, Json(body)))
 }

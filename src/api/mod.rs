@@ -17,6 +17,8 @@ pub mod invoices;
 pub mod path;
 pub mod range;
 pub mod rate_limit;
+pub mod signup;
+mod signup_page;
 pub mod transfers;
 
 use std::sync::{Arc, OnceLock};
@@ -69,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/apps/{app}/collaborators/{collaborator}",
             get(collaborators::show).delete(collaborators::destroy),
+        )
+        .route(
+            "/apps/{app}/collaborators/{collaborator}/resend",
+            post(collaborators::resend),
         )
         .route("/apps/{app}/activity", get(activity::list))
         .route(
@@ -129,6 +135,11 @@ pub fn router(state: AppState) -> Router {
             get(heroku_compat::pipeline_coupling),
         )
         .route("/account/keys", get(heroku_compat::account_keys))
+        .route(
+            "/invitations/{token}",
+            get(signup::show).post(signup::accept),
+        )
+        .route("/signup", post(signup::by_address))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_context))

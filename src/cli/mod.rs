@@ -10,6 +10,7 @@ mod netrc;
 mod output;
 mod ps;
 mod sharing;
+mod signup;
 mod transfers;
 
 use anyhow::{bail, Context};
@@ -57,6 +58,8 @@ pub fn app_from_git_url(url: &str) -> Option<String> {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ClientCommand {
+    /// Creates the account an invitation promised and stores its API key in ~/.netrc.
+    Signup(signup::SignupArgs),
     /// Logs in with email and password and stores the API key in ~/.netrc.
     Login(auth::LoginArgs),
     /// Removes the stored API key.
@@ -88,6 +91,9 @@ pub enum ClientCommand {
     /// Stops sharing an app with someone.
     #[command(name = "sharing:remove", visible_alias = "access:remove")]
     SharingRemove(sharing::RemoveArgs),
+    /// Sends someone's invitation (with a new link) or access email again.
+    #[command(name = "sharing:resend", visible_alias = "access:resend")]
+    SharingResend(sharing::ResendArgs),
     /// Removes yourself from an app shared with you.
     #[command(name = "apps:leave", visible_alias = "leave")]
     AppsLeave(sharing::LeaveArgs),
@@ -149,6 +155,7 @@ pub enum ClientCommand {
 
 pub fn run(command: ClientCommand) -> anyhow::Result<()> {
     match command {
+        ClientCommand::Signup(args) => signup::signup(args),
         ClientCommand::Login(args) => auth::login(args),
         ClientCommand::Logout => auth::logout(),
         ClientCommand::Whoami => auth::whoami(),
@@ -161,6 +168,7 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Sharing(args) => sharing::list(args),
         ClientCommand::SharingAdd(args) => sharing::add(args),
         ClientCommand::SharingRemove(args) => sharing::remove(args),
+        ClientCommand::SharingResend(args) => sharing::resend(args),
         ClientCommand::AppsLeave(args) => sharing::leave(args),
         ClientCommand::Config(args) => config::show(args),
         ClientCommand::AppsTransfer(args) => transfers::transfer(args),

@@ -28,8 +28,14 @@ pub fn list(args: ListArgs) -> anyhow::Result<()> {
         let email = str_field(c, &["user", "email"]);
         let role = str_field(c, &["role"]);
         let pending = c["pending"].as_bool() == Some(true);
+        let expires = str_field(c, &["invitation", "expires_at"]);
+        let expired = c["invitation"]["expired"].as_bool() == Some(true);
         match (role, pending) {
             ("owner", _) => println!("{email}  (owner)"),
+            (_, true) if expired => println!("{email}  (invitation expired {expires})"),
+            (_, true) if !expires.is_empty() => {
+                println!("{email}  (pending invitation, expires {expires})")
+            }
             (_, true) => println!("{email}  (pending invitation)"),
             _ => println!("{email}"),
         }
@@ -61,13 +67,47 @@ pub fn add(args: AddArgs) -> anyhow::Result<()> {
         )
         .inspect_err(|_| eprintln!("failed"))?;
     eprintln!("done");
-    if added["pending"].as_bool() == Some(true) {
+    let queued = str_field(&added, &["notification"]) == "queued";
+    let who = str_field(&added, &["user", "email"]);
+    // Mail is queued, not yet sent: say so, never more.
+    match (added["pending"].as_bool() == Some(true), queued) {
+        (true, true) => eprintln!(
+            "{who} has no account yet; an invitation email was queued for them (it expires {}).",
+            str_field(&added, &["invitation", "expires_at"])
+        ),
+        (true, false) => eprintln!(
+            "{who} has no account yet; no email was sent (use sharing:resend to send the invitation)."
+        ),
+        (false, true) => eprintln!("A notification email to {who} was queued."),
+        (false, false) => {}
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ResendArgs {
+    /// Email of the collaborator or invitee.
+    email: String,
+    #[command(flatten)]
+    app: AppArg,
+}
+
+pub fn resend(args: ResendArgs) -> anyhow::Result<()> {
+    let name = args.app.resolve()?;
+    let api = Api::from_env()?;
+    let email = args.email.trim();
+    let path = format!(
+        "/apps/{}/collaborators/{}/resend",
+        segment(&name),
+        segment(email)
+    );
+    let resent = api.send(api.request(Method::POST, &path)?)?;
+    if resent["pending"].as_bool() == Some(true) {
         eprintln!(
-            "{} has no account yet; an invitation was queued for them.",
-            str_field(&added, &["user", "email"])
+            "A new invitation email to {email} was queued; the earlier link no longer works."
         );
-    } else if str_field(&added, &["notification"]) == "queued" {
-        eprintln!("A notification email was queued.");
+    } else {
+        eprintln!("The access email to {email} was queued again.");
     }
     Ok(())
 }

@@ -10,7 +10,12 @@ mod worker;
 
 use std::sync::Arc;
 
+use sqlx::AnyConnection;
 use tokio::sync::Notify;
+
+use crate::settings::Settings;
+use crate::store::outbox::{self, NewMessage};
+use crate::store::StoreResult;
 
 pub use worker::{run_worker, Transport};
 
@@ -29,4 +34,34 @@ impl MailQueue {
     async fn woken(&self) {
         self.wake.notified().await
     }
+}
+
+/// Queues a message about an app in the caller's transaction. An older
+/// message of the same kind to the same person about the same app that is
+/// still waiting is withdrawn: the newer one says the same, more recently
+/// (and an invitation's older link would no longer work).
+pub async fn queue_about_app(
+    conn: &mut AnyConnection,
+    settings: &Settings,
+    app_id: &str,
+    recipient: &str,
+    rendered: templates::Rendered,
+    now: i64,
+) -> StoreResult<()> {
+    outbox::supersede(conn, app_id, recipient, &[rendered.template]).await?;
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            template: rendered.template,
+            recipient,
+            subject: rendered.subject,
+            body_text: rendered.body,
+            body_html: rendered.html,
+            app_id: Some(app_id),
+        },
+        &settings.mail_domain,
+        now,
+    )
+    .await?;
+    Ok(())
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::Address;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
 
@@ -27,10 +28,17 @@ const CLAIM_LEASE_MS: i64 = 10 * 60 * 1000;
 pub enum Transport {
     /// `.eml` files in a folder: the embedded default.
     Files(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Longest one whole delivery may take. lettre's own timeout covers
+        /// only connecting, so a server that stops answering mid-way is cut
+        /// off here.
+        deadline: Duration,
+    },
 }
 
 /// Why one delivery attempt failed.
+#[derive(Debug)]
 enum SendError {
     /// Worth retrying later (server down, timeout, 4xx).
     Transient(String),
@@ -40,7 +48,11 @@ enum SendError {
 
 impl Transport {
     /// Builds the transport from `--smtp-url`, or the mail folder when unset.
-    pub fn from_settings(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Transport> {
+    pub fn from_settings(
+        smtp_url: Option<&str>,
+        mail_dir: PathBuf,
+        timeout: Duration,
+    ) -> anyhow::Result<Transport> {
         match smtp_url {
             None => {
                 std::fs::create_dir_all(&mail_dir)?;
@@ -49,9 +61,12 @@ impl Transport {
             Some(url) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("SLIPWAY_SMTP_URL is not a valid SMTP URL: {e}"))?
-                    .timeout(Some(Duration::from_secs(20)))
+                    .timeout(Some(timeout))
                     .build();
-                Ok(Transport::Smtp(transport))
+                Ok(Transport::Smtp {
+                    transport,
+                    deadline: timeout * 3,
+                })
             }
         }
     }
@@ -63,30 +78,62 @@ impl Transport {
                 .await
                 .map(|_| ())
                 .map_err(|e| SendError::Transient(e.to_string())),
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    SendError::Permanent(e.to_string())
-                } else {
-                    SendError::Transient(e.to_string())
-                }
-            }),
+            Transport::Smtp {
+                transport,
+                deadline,
+            } => match tokio::time::timeout(*deadline, transport.send(message)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                Err(_) => Err(SendError::Transient(format!(
+                    "the SMTP server did not finish within {} s (timed out)",
+                    deadline.as_secs()
+                ))),
+            },
         }
     }
 }
 
+/// Builds the MIME message: plain text, with an HTML alternative when the
+/// template has one. lettre encodes every header value, so a line break in a
+/// subject or name can never start a header of its own; a recipient that is
+/// not one plain address is refused outright.
 fn build_message(from: &Mailbox, queued: &OutboxMessage) -> Result<Message, SendError> {
-    let to: Mailbox = queued
-        .recipient
-        .parse()
-        .map_err(|e| SendError::Permanent(format!("bad recipient address: {e}")))?;
-    Message::builder()
+    let to = recipient_mailbox(&queued.recipient).map_err(SendError::Permanent)?;
+    let builder = Message::builder()
         .message_id(Some(queued.message_id.clone()))
         .from(from.clone())
         .to(to)
-        .subject(queued.subject.clone())
+        .subject(queued.subject.clone());
+    let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
-        .body(queued.body_text.clone())
-        .map_err(|e| SendError::Permanent(format!("could not build message: {e}")))
+        .body(queued.body_text.clone());
+    let built = match &queued.body_html {
+        Some(html) => builder.multipart(
+            MultiPart::alternative().singlepart(text).singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html.clone()),
+            ),
+        ),
+        None => builder.singlepart(text),
+    };
+    built.map_err(|e| SendError::Permanent(format!("could not build message: {e}")))
+}
+
+/// The recipient as a bare address, with no display name to smuggle anything in.
+fn recipient_mailbox(recipient: &str) -> Result<Mailbox, String> {
+    if recipient.len() > crate::email::MAX_EMAIL_LEN
+        || recipient
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err("bad recipient address: not a single plain address".into());
+    }
+    let address: Address = recipient
+        .parse()
+        .map_err(|e| format!("bad recipient address: {e}"))?;
+    Ok(Mailbox::new(None, address))
 }
 
 /// Back-off after `attempts` failed tries: 5 s, 10 s, 20 s, ... up to 15 min.
@@ -153,6 +200,13 @@ async fn deliver_one(
     node: &str,
     queued: &OutboxMessage,
 ) -> crate::store::StoreResult<()> {
+    if !still_wanted(store, queued).await? {
+        let mut tx = store.write().await?;
+        outbox::cancel(tx.conn(), &queued.id, NOT_A_MEMBER).await?;
+        tx.commit().await?;
+        tracing::info!(mail.id = %queued.id, "mail withdrawn: recipient left the app");
+        return Ok(());
+    }
     let outcome = match build_message(from, queued) {
         Ok(message) => transport.send(message).await,
         Err(error) => Err(error),
@@ -180,9 +234,88 @@ async fn deliver_one(
     Ok(())
 }
 
+const NOT_A_MEMBER: &str = "recipient no longer belongs to the app";
+
+/// Mail about an app goes only to its current owner and collaborators (pending
+/// ones included); the notice that someone's access ended is the exception.
+async fn still_wanted(store: &Store, queued: &OutboxMessage) -> crate::store::StoreResult<bool> {
+    let Some(app_id) = &queued.app_id else {
+        return Ok(true);
+    };
+    if queued.template == "access_removed" {
+        return Ok(true);
+    }
+    let mut conn = store.read().await?;
+    outbox::recipient_belongs_to_app(&mut conn, app_id, &queued.recipient).await
+}
+
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::*;
+
+    fn queued(recipient: &str, subject: &str, html: Option<&str>) -> OutboxMessage {
+        OutboxMessage {
+            id: "m1".into(),
+            message_id: "<m1@example.com>".into(),
+            template: "invitation".into(),
+            recipient: recipient.into(),
+            subject: subject.into(),
+            body_text: "hello\r\nBcc: x@evil.example\r\n\r\nbody".into(),
+            body_html: html.map(str::to_string),
+            app_id: None,
+            state: "queued".into(),
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            created_at: 0,
+            sent_at: None,
+        }
+    }
+
+    fn header_names(raw: &str) -> Vec<String> {
+        let head = raw.split("\r\n\r\n").next().unwrap();
+        head.lines()
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_ascii_lowercase()))
+            .collect()
+    }
+
+    #[test]
+    fn line_breaks_never_make_headers() {
+        let from: Mailbox = "Slipway <slipway@example.com>".parse().unwrap();
+        let message = queued(
+            "bob@example.com",
+            "hi\r\nBcc: x@evil.example\nX-Evil: 1",
+            Some("<p>hi</p>"),
+        );
+        let raw = String::from_utf8(build_message(&from, &message).unwrap().formatted()).unwrap();
+        let names = header_names(&raw);
+        assert!(!names.iter().any(|n| n == "bcc" || n == "x-evil"), "{raw}");
+        assert_eq!(names.iter().filter(|n| *n == "to").count(), 1);
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("Message-ID: <m1@example.com>"), "{raw}");
+    }
+
+    #[test]
+    fn hostile_recipients_are_refused() {
+        let from: Mailbox = "slipway@example.com".parse().unwrap();
+        let long = format!("{}@example.com", "a".repeat(300));
+        for bad in [
+            "bob@example.com\r\nBcc: x@evil.example",
+            "bob@example.com, x@evil.example",
+            "Bob <bob@example.com>",
+            long.as_str(),
+            "",
+        ] {
+            assert!(
+                matches!(
+                    build_message(&from, &queued(bad, "s", None)),
+                    Err(SendError::Permanent(_))
+                ),
+                "{bad:?} accepted"
+            );
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

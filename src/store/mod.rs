@@ -13,6 +13,7 @@ pub mod collaborators;
 pub mod config_vars;
 pub mod copy;
 pub mod formation;
+pub mod invitations;
 pub mod outbox;
 pub mod transfers;
 pub mod usage;
@@ -135,6 +136,10 @@ static SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0001_core.sql"),
     ),
     (
+        "0003_invitations",
+        include_str!("../../migrations/sqlite/0003_invitations.sql"),
+    ),
+    (
         "0004_config_addons_billing",
         include_str!("../../migrations/sqlite/0004_config_addons_billing.sql"),
     ),
@@ -147,6 +152,10 @@ static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_core",
         include_str!("../../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        "0003_invitations",
+        include_str!("../../migrations/postgres/0003_invitations.sql"),
     ),
     (
         "0004_config_addons_billing",

@@ -14,6 +14,10 @@ pub struct OutboxMessage {
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
+    pub body_html: Option<String>,
+    /// The app the message is about, if any: it then reaches only the app's
+    /// current owner and collaborators (the removal notice aside).
+    pub app_id: Option<String>,
     pub state: String,
     pub attempts: i64,
     pub next_attempt_at: i64,
@@ -27,10 +31,12 @@ pub struct NewMessage<'a> {
     pub recipient: &'a str,
     pub subject: String,
     pub body_text: String,
+    pub body_html: Option<String>,
+    pub app_id: Option<&'a str>,
 }
 
-const COLUMNS: &str = "id, message_id, template, recipient, subject, body_text, state, attempts, \
-     next_attempt_at, last_error, created_at, sent_at";
+const COLUMNS: &str = "id, message_id, template, recipient, subject, body_text, body_html, \
+     app_id, state, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 fn message_from_row(row: &AnyRow) -> StoreResult<OutboxMessage> {
     Ok(OutboxMessage {
@@ -40,6 +46,8 @@ fn message_from_row(row: &AnyRow) -> StoreResult<OutboxMessage> {
         recipient: row.try_get("recipient")?,
         subject: row.try_get("subject")?,
         body_text: row.try_get("body_text")?,
+        body_html: row.try_get("body_html")?,
+        app_id: row.try_get("app_id")?,
         state: row.try_get("state")?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
@@ -58,9 +66,9 @@ pub async fn enqueue(
 ) -> StoreResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO outbox (id, message_id, template, recipient, subject, body_text, state, \
-         attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
+        "INSERT INTO outbox (id, message_id, template, recipient, subject, body_text, body_html, \
+         app_id, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $9)",
     )
     .bind(&id)
     .bind(format!("<{id}@{domain}>"))
@@ -68,6 +76,8 @@ pub async fn enqueue(
     .bind(message.recipient)
     .bind(message.subject)
     .bind(message.body_text)
+    .bind(message.body_html)
+    .bind(message.app_id)
     .bind(now)
     .execute(conn)
     .await?;
@@ -104,22 +114,112 @@ pub async fn claim_due(
     rows.iter().map(message_from_row).collect()
 }
 
-/// Every message, newest first, for operators and tests.
-pub async fn list(
+/// Messages in any of `states` (every message when empty), newest first.
+pub async fn list(conn: &mut AnyConnection, states: &[&str]) -> StoreResult<Vec<OutboxMessage>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbox ORDER BY seq DESC");
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    let messages: StoreResult<Vec<OutboxMessage>> = rows.iter().map(message_from_row).collect();
+    Ok(messages?
+        .into_iter()
+        .filter(|m| states.is_empty() || states.contains(&m.state.as_str()))
+        .collect())
+}
+
+/// Finds one message by its id or its Message-ID.
+pub async fn find(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<OutboxMessage>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1 OR message_id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+/// Queues a failed (or cancelled) message again, due now. False when there
+/// is no such message or it was already sent.
+pub async fn retry(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = $1 \
+         WHERE id = $2 AND state IN ('failed', 'cancelled')",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Withdraws messages about the app to `recipient` that still wait for
+/// delivery and use one of `templates`: a newer copy replaces them.
+pub async fn supersede(
     conn: &mut AnyConnection,
-    state: Option<&str>,
-) -> StoreResult<Vec<OutboxMessage>> {
-    let rows = match state {
-        Some(state) => {
-            let sql = format!("SELECT {COLUMNS} FROM outbox WHERE state = $1 ORDER BY seq DESC");
-            sqlx::query(&sql).bind(state).fetch_all(conn).await?
-        }
-        None => {
-            let sql = format!("SELECT {COLUMNS} FROM outbox ORDER BY seq DESC");
-            sqlx::query(&sql).fetch_all(conn).await?
-        }
-    };
-    rows.iter().map(message_from_row).collect()
+    app_id: &str,
+    recipient: &str,
+    templates: &[&str],
+) -> StoreResult<u64> {
+    let mut withdrawn = 0;
+    for template in templates {
+        withdrawn += sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', last_error = 'replaced by a newer message' \
+             WHERE app_id = $1 AND recipient = $2 AND template = $3 AND state = 'queued'",
+        )
+        .bind(app_id)
+        .bind(recipient)
+        .bind(*template)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(withdrawn)
+}
+
+/// True when a message of this kind to `recipient` about the app was queued
+/// since `since` and has not failed or been withdrawn.
+pub async fn recently_queued(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    recipient: &str,
+    template: &str,
+    since: i64,
+) -> StoreResult<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM outbox WHERE app_id = $1 AND recipient = $2 AND template = $3 \
+         AND created_at > $4 AND state IN ('queued', 'sending', 'sent')",
+    )
+    .bind(app_id)
+    .bind(recipient)
+    .bind(template)
+    .bind(since)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Gives up on a message without sending it, with the reason.
+pub async fn cancel(conn: &mut AnyConnection, id: &str, reason: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE outbox SET state = 'cancelled', last_error = $1 WHERE id = $2")
+        .bind(reason)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// True when `email` is the app's owner or one of its collaborators (pending ones too).
+pub async fn recipient_belongs_to_app(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    email: &str,
+) -> StoreResult<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT p.id FROM apps p JOIN accounts o ON o.id = p.owner_id \
+         WHERE p.id = $1 AND o.email = $2 \
+         UNION ALL \
+         SELECT c.id FROM collaborators c JOIN accounts a ON a.id = c.account_id \
+         WHERE c.app_id = $1 AND a.email = $2",
+    )
+    .bind(app_id)
+    .bind(email)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Records delivery by the node that claimed the message; false when its
@@ -182,6 +282,8 @@ mod tests {
             recipient: "bob@example.com",
             subject: format!("Message {n}"),
             body_text: "Body".to_string(),
+            body_html: None,
+            app_id: None,
         }
     }
 

@@ -115,7 +115,7 @@ impl Server {
 
     /// The outbox as `slipway admin mail --json` lists it, newest first.
     pub fn outbox(&self) -> Vec<Value> {
-        let out = self.admin(&["mail", "--json"], None);
+        let out = self.admin(&["mail", "--all", "--json"], None);
         assert!(out.status.success(), "admin mail: {}", super::stderr(&out));
         serde_json::from_str::<Value>(&stdout(&out))
             .expect("admin mail --json prints JSON")

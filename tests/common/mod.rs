@@ -435,6 +435,12 @@ impl Server {
         None
     }
 
+    /// Sets an environment variable of `slipway serve` for the next (re)start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.to_string()));
+    }
+
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();
