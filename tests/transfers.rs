@@ -387,3 +387,50 @@ fn k13_a_removed_collaborator_gets_no_mail_about_config_or_transfers() {
         }
     }
 }
+
+#[test]
+fn paid_addons_added_during_an_accept_bill_whoever_owns_the_app() {
+    let cast = Cast::shared();
+    let offered = offer(&cast.alice(), "bob@example.com");
+    let path = format!(
+        "/account/app-transfers/{}",
+        offered.body["id"].as_str().unwrap()
+    );
+
+    // alice keeps adding paid add-ons while bob accepts.
+    let alice = cast.alice();
+    let statuses = std::thread::scope(|scope| {
+        let adding = scope.spawn(|| {
+            (0..12)
+                .map(|_| {
+                    let plan = json!({ "plan": "postgresql:essential-0" });
+                    alice.post("/apps/demo-app/addons", plan).status
+                })
+                .collect::<Vec<u16>>()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let accepted = cast.bob().patch(&path, json!({ "state": "accepted" }));
+        assert_eq!(accepted.status, 200, "{}", accepted.text);
+        adding.join().unwrap()
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 403),
+        "{statuses:?}"
+    );
+
+    // Every add-on still accruing is on bob's account, none on alice's.
+    let bob_id = cast.bob().get("/account").body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let open = cast.server.query_texts(&[
+        "SELECT account_id FROM addon_usage WHERE ended_at IS NULL",
+        "SELECT id FROM addons",
+    ]);
+    assert_eq!(
+        open[0].len(),
+        open[1].len(),
+        "every paid add-on has one open period"
+    );
+    assert!(open[0].iter().all(|a| *a == bob_id), "{:?}", open[0]);
+}

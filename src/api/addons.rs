@@ -186,6 +186,7 @@ pub async fn create(
     member: AppMember,
     JsonBody(params): JsonBody<NewAddon>,
 ) -> ApiResult<impl IntoResponse> {
+    let (_lock, member) = member.locked(&state).await?;
     let plan = plan_from_json(&state.catalog, &params.plan)?;
     member.require(addons::action_for(&[plan.price_cents]))?;
 
@@ -233,6 +234,7 @@ pub async fn update(
     Path((_, addon)): Path<(String, String)>,
     JsonBody(params): JsonBody<AddonUpdate>,
 ) -> ApiResult<Json<Value>> {
+    let (_lock, member) = member.locked(&state).await?;
     let addon = find_addon(&state, &member, &addon).await?;
     let plan = plan_from_json(&state.catalog, &params.plan)?;
     member.require(addons::action_for(&[addon.price_cents, plan.price_cents]))?;
@@ -260,6 +262,7 @@ pub async fn destroy(
     member: AppMember,
     Path((_, addon)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    let (_lock, member) = member.locked(&state).await?;
     let addon = find_addon(&state, &member, &addon).await?;
     member.require(addons::action_for(&[addon.price_cents]))?;
 

@@ -11,6 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::access::{self, Action, Role};
 use crate::clock;
+use crate::locks::AppLockGuard;
 use crate::names;
 use crate::secrets;
 use crate::store::accounts::{self, Account};
@@ -124,6 +125,27 @@ pub struct AppMember {
 }
 
 impl AppMember {
+    /// Takes the app's lock and reloads the app and the caller's role under
+    /// it, so that a change which depends on who owns the app (what a paid
+    /// add-on bills, who may scale) cannot interleave with a transfer.
+    pub async fn locked(self, state: &AppState) -> ApiResult<(AppLockGuard, AppMember)> {
+        let guard = lock_app(state, &self.app.id).await?;
+        let app = {
+            let mut conn = state.store.read().await?;
+            apps::find(&mut conn, &self.app.id)
+                .await?
+                .ok_or_else(ApiError::app_not_found)?
+        };
+        let role = role_on(&state.store, &app, &self.caller.account.id).await?;
+        let role = access::authorize(role, Action::ViewApp, &app.name, &app.owner_email)?;
+        let member = AppMember {
+            caller: self.caller,
+            app,
+            role,
+        };
+        Ok((guard, member))
+    }
+
     /// Refuses the action unless the member's role allows it.
     pub fn require(&self, action: Action) -> ApiResult<()> {
         access::authorize(
@@ -168,5 +190,22 @@ impl FromRequestParts<AppState> for AppMember {
         let role = role_on(&state.store, &app, &caller.account.id).await?;
         let role = access::authorize(role, Action::ViewApp, &app.name, &app.owner_email)?;
         Ok(AppMember { caller, app, role })
+    }
+}
+
+/// Takes the app's lock. The lock's future cannot be proven `Send` for every
+/// lifetime, as axum handlers need, so it is driven on a blocking thread of
+/// the runtime; the guard itself moves freely.
+pub async fn lock_app(state: &AppState, app_id: &str) -> ApiResult<AppLockGuard> {
+    let locks = state.store.locks().clone();
+    let app_id = app_id.to_string();
+    let runtime = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || runtime.block_on(locks.lock(&app_id)));
+    match task.await {
+        Ok(result) => Ok(result?),
+        Err(e) => {
+            tracing::error!(error = %e, "app lock task failed");
+            Err(ApiError::internal())
+        }
     }
 }

@@ -35,6 +35,7 @@ pub async fn update(
     member: AppMember,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
+    let (_lock, member) = member.locked(&state).await?;
     member.require(Action::ChangeConfig)?;
     let changes = app_config::changes_from_json(body)?;
 

@@ -133,6 +133,7 @@ pub async fn update_batch(
     member: AppMember,
     JsonBody(params): JsonBody<BatchUpdate>,
 ) -> ApiResult<Json<Value>> {
+    let (_lock, member) = member.locked(&state).await?;
     member.require(Action::Scale)?;
     let updates = params
         .updates
@@ -149,6 +150,7 @@ pub async fn update_one(
     Path((_, process_type)): Path<(String, String)>,
     body: super::body::JsonObject,
 ) -> ApiResult<Json<Value>> {
+    let (_lock, member) = member.locked(&state).await?;
     member.require(Action::Scale)?;
     let mut fields = body.0;
     fields.remove("type");

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{role_on, Caller};
+use super::auth::{lock_app, role_on, Caller};
 use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
 use super::path::Path;
@@ -15,6 +15,7 @@ use super::range::{paginate, RangeKey};
 use super::AppState;
 use crate::access::{self, Action};
 use crate::clock::{self, rfc3339};
+use crate::locks::AppLockGuard;
 use crate::store::apps;
 use crate::store::transfers::{self as transfer_store, Transfer};
 use crate::transfers::{self, TransferError};
@@ -64,6 +65,14 @@ pub async fn create(
             .await?
             .ok_or_else(ApiError::app_not_found)?
     };
+    // Under the app's lock, with the app as it is now.
+    let _lock = lock_app(&state, &app.id).await?;
+    let app = {
+        let mut conn = state.store.read().await?;
+        apps::find(&mut conn, &app.id)
+            .await?
+            .ok_or_else(ApiError::app_not_found)?
+    };
     let role = role_on(&state.store, &app, &caller.account.id).await?;
     access::authorize(role, Action::Transfer, &app.name, &app.owner_email)?;
 
@@ -108,6 +117,16 @@ pub async fn show(
     Ok(Json(transfer_json(&transfer)))
 }
 
+/// Takes the lock of the app a transfer is about: answering one changes
+/// the app's owner.
+async fn lock_app_of(state: &AppState, caller: &Caller, id: &str) -> ApiResult<AppLockGuard> {
+    let transfer = {
+        let mut conn = state.store.read().await?;
+        transfers::visible(&mut conn, id, &caller.account).await?
+    };
+    lock_app(state, &transfer.app_id).await
+}
+
 #[derive(Deserialize)]
 pub struct Answer {
     state: String,
@@ -134,6 +153,7 @@ pub async fn update(
         }
     };
 
+    let _lock = lock_app_of(&state, &caller, &id).await?;
     let mut tx = state.store.write().await?;
     let transfer = transfers::answer(
         &mut tx,
@@ -157,6 +177,7 @@ pub async fn destroy(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    let _lock = lock_app_of(&state, &caller, &id).await?;
     let mut tx = state.store.write().await?;
     let transfer = transfers::cancel(
         &mut tx,
