@@ -198,6 +198,20 @@ fn rows() -> Vec<Row> {
         )
         .at("/apps/{app}/collaborators/frank@example.com"),
         row("GET", "/apps/{app}/activity", members(200)),
+        row("GET", "/apps/{app}/dynos", members(200)),
+        // Slipway has no pipelines: members learn that, strangers nothing.
+        row("GET", "/apps/{app}/pipeline-couplings", {
+            let none = || not_found("demo-app is not in a pipeline.");
+            [
+                none(),
+                none(),
+                no_access(),
+                no_access(),
+                anonymous(),
+                none(),
+            ]
+        }),
+        row("GET", "/account/keys", anyone(200)),
         row("GET", "/apps/{app}/config-vars", members(200)),
         row("PATCH", "/apps/{app}/config-vars", members(200)).body(json!({"B": "2"})),
         row("GET", "/apps/{app}/formation", members(200)),
