@@ -23,6 +23,14 @@ pub const SIZES: &[&str] = &[
 ];
 pub const DEFAULT_SIZE: &str = "Basic";
 
+/// A stable id for a dyno size (the Platform API gives sizes uuids); None
+/// for a name that is not one of `SIZES`.
+pub fn size_id(name: &str) -> Option<String> {
+    let index = SIZES.iter().position(|size| *size == name)?;
+    let id = 0x5a1f_d0e5_0000_4000_8000_0000_0000_0000u128 | index as u128;
+    Some(uuid::Uuid::from_u128(id).to_string())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScaleError {
     #[error("{0}")]
@@ -242,6 +250,14 @@ mod tests {
             assert!(Quantity::from_json(&bad).is_err(), "{bad}");
         }
         assert_eq!(Quantity::Relative(-3).resolve(1), -2);
+    }
+
+    #[test]
+    fn sizes_have_distinct_stable_ids() {
+        let ids: std::collections::HashSet<_> = SIZES.iter().filter_map(|s| size_id(s)).collect();
+        assert_eq!(ids.len(), SIZES.len());
+        assert_eq!(size_id("Basic"), size_id("Basic"));
+        assert_eq!(size_id("Huge"), None);
     }
 
     #[test]

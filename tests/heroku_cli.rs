@@ -383,3 +383,133 @@ fn a_list_longer_than_a_page_comes_back_complete() {
         "the CLI saw no Next-Range"
     );
 }
+
+#[test]
+fn info_config_scaling_addons_and_transfer_through_the_heroku_cli() {
+    let server = tls_server();
+    let alice_key = server.create_user("alice@example.com");
+    let bob_key = server.create_user("bob@example.com");
+    let alice = HerokuCli::new(&server, "alice", Some(&alice_key));
+    let bob = HerokuCli::new(&server, "bob", Some(&bob_key));
+    let api = server.api(&alice_key);
+    let url = &server.url;
+    alice.ok(&["apps:create", "busy-app"]);
+    alice.ok(&["access:add", "bob@example.com", "-a", "busy-app"]);
+
+    // apps:info prints the server's real values.
+    let info = alice.ok(&["apps:info", "-a", "busy-app"]);
+    let app = get_valid(&api, "/apps/busy-app");
+    for line in [
+        "=== busy-app".to_string(),
+        format!("Git URL:        {url}/busy-app.git"),
+        format!("Web URL:        {}", app["web_url"].as_str().unwrap()),
+        "Repo Size:      0 B".to_string(),
+        "Slug Size:      0 B".to_string(),
+        "Owner:          alice@example.com".to_string(),
+        "Collaborators:  bob@example.com".to_string(),
+        "Stack:          heroku-24".to_string(),
+    ] {
+        assert!(info.stdout.contains(&line), "{line:?} missing: {info:?}");
+    }
+
+    // config and config:get read what the API holds.
+    let set = api.patch(
+        "/apps/busy-app/config-vars",
+        json!({"GREETING": "hello world"}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let config = bob.ok(&["config", "-a", "busy-app"]);
+    assert!(
+        config.stdout.contains("=== busy-app Config Vars"),
+        "{config:?}"
+    );
+    assert!(
+        config.stdout.contains("GREETING: hello world"),
+        "{config:?}"
+    );
+    let value = bob.ok(&["config:get", "GREETING", "-a", "busy-app"]);
+    assert_eq!(value.stdout.trim(), "hello world");
+
+    // ps:scale, with and without arguments.
+    let scale = bob.ok(&["ps:scale", "web=2", "-a", "busy-app"]);
+    assert!(
+        scale.stderr.contains("now running web at 2:Basic"),
+        "{scale:?}"
+    );
+    let formation = get_valid(&api, "/apps/busy-app/formation");
+    let web = formation
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "web")
+        .unwrap();
+    assert_eq!(web["quantity"], 2);
+    assert_eq!(
+        bob.ok(&["ps:scale", "-a", "busy-app"]).stdout.trim(),
+        "web=2:Basic"
+    );
+
+    // addons:create (free, by a collaborator), addons, addons:destroy.
+    let create = bob.ok(&[
+        "addons:create",
+        "postgresql:mini",
+        "-a",
+        "busy-app",
+        "--name",
+        "busy-db",
+    ]);
+    assert!(create.stdout.contains("Created busy-db"), "{create:?}");
+    let addons = get_valid(&api, "/apps/busy-app/addons");
+    assert_eq!(addons[0]["name"], "busy-db");
+    let listed = alice.ok(&["addons", "-a", "busy-app"]);
+    assert!(listed.stdout.contains("postgresql (busy-db)"), "{listed:?}");
+    assert!(alice.ok(&["addons"]).stdout.contains("busy-db"));
+    // A paid plan is the owner's call.
+    let paid = bob.fails(&["addons:create", "postgresql:essential-0", "-a", "busy-app"]);
+    assert!(
+        paid.stderr.contains("Only the owner of busy-app"),
+        "{paid:?}"
+    );
+    let destroy = bob.ok(&[
+        "addons:destroy",
+        "busy-db",
+        "-a",
+        "busy-app",
+        "--confirm",
+        "busy-app",
+    ]);
+    assert!(
+        destroy
+            .stderr
+            .contains("Destroying busy-db on busy-app... done"),
+        "{destroy:?}"
+    );
+    assert_eq!(get_valid(&api, "/apps/busy-app/addons"), json!([]));
+
+    // apps:transfer offers the app; once bob accepts, he owns it.
+    let transfer = alice.ok(&["apps:transfer", "bob@example.com", "-a", "busy-app"]);
+    assert!(
+        transfer
+            .stderr
+            .contains("Initiating transfer of busy-app to bob@example.com... email sent"),
+        "{transfer:?}"
+    );
+    let offers = get_valid(&server.api(&bob_key), "/account/app-transfers");
+    let offer = &offers.as_array().unwrap()[0];
+    assert_eq!(offer["state"], "pending");
+    let accepted = server.api(&bob_key).patch(
+        &format!("/account/app-transfers/{}", offer["id"].as_str().unwrap()),
+        json!({"state": "accepted"}),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(
+        get_valid(&api, "/apps/busy-app")["owner"]["email"],
+        "bob@example.com"
+    );
+    let apps = bob.ok(&["apps"]);
+    assert!(apps.stdout.contains("=== bob@example.com Apps"), "{apps:?}");
+    assert!(
+        apps.stdout.lines().any(|l| l.trim() == "busy-app"),
+        "{apps:?}"
+    );
+}

@@ -71,7 +71,6 @@ pub fn addon_json(catalog: &Catalog, addon: &Addon, state: &str) -> Value {
             "price": price_json(addon.price_cents),
         },
         "provider_id": addon.id,
-        "provision_message": null,
         "state": state,
         "updated_at": rfc3339(addon.updated_at),
         "web_url": null,

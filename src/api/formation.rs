@@ -31,9 +31,10 @@ impl From<ScaleError> for ApiError {
 fn formation_json(app: &App, f: &Formation) -> Value {
     json!({
         "app": { "id": app.id, "name": app.name },
-        "command": null,
+        // The command comes from the Procfile of a release; "" until then.
+        "command": "",
         "created_at": rfc3339(f.created_at),
-        "dyno_size": { "id": null, "name": f.size },
+        "dyno_size": { "id": crate::scaling::size_id(&f.size), "name": f.size },
         "id": f.id,
         "quantity": f.quantity,
         "size": f.size,
