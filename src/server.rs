@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// How long an invitation link stays valid (`7d`, `36h`, ...).
     #[arg(long, env = "SLIPWAY_INVITATION_TTL", default_value = "7d")]
     pub invitation_ttl: String,
+    /// A certificate authority (PEM) to trust for the SMTP server's TLS
+    /// certificate, besides the public web roots.
+    #[arg(long, env = "SLIPWAY_SMTP_CA_CERT")]
+    pub smtp_ca_cert: Option<PathBuf>,
     /// How long one SMTP exchange may take before it counts as failed (and is retried).
     #[arg(long, env = "SLIPWAY_SMTP_TIMEOUT", default_value = "20s")]
     pub smtp_timeout: String,
@@ -157,6 +161,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.smtp_url.as_deref(),
         data_dir.join("mail"),
         std::time::Duration::from_millis(smtp_timeout_ms as u64),
+        args.smtp_ca_cert.as_deref(),
     )?;
     let mail_worker = tokio::spawn(mail::run_worker(
         store.clone(),

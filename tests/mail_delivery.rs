@@ -488,6 +488,11 @@ fn k13_a_removed_collaborator_gets_only_the_removal_notice() {
         "/apps/demo-app/collaborators/carol@example.com/resend",
         json!({}),
     );
+    let transfer = api.post(
+        "/account/app-transfers",
+        json!({ "app": "demo-app", "recipient": "carol@example.com" }),
+    );
+    assert_eq!(transfer.status, 201, "{}", transfer.text);
     sink.restart();
 
     let settled = wait_until_settled(&server, WAIT);
@@ -508,11 +513,207 @@ fn k13_a_removed_collaborator_gets_only_the_removal_notice() {
             "{message:#?}"
         );
     }
-    assert_eq!(sink.messages_to("carol@example.com").len(), 1);
+    let to_carol = sink.messages_to("carol@example.com");
+    assert_eq!(to_carol.len(), 2, "{to_carol:#?}");
+    assert!(to_carol
+        .iter()
+        .any(|m| m["subject"] == "alice@example.com wants to transfer demo-app to you"));
     assert_eq!(sink.messages_to("frank@example.com").len(), 1);
     let withdrawn: Vec<_> = settled
         .iter()
         .filter(|m| m["state"] == "cancelled")
         .collect();
     assert_eq!(withdrawn.len(), 2, "{settled:#?}");
+}
+
+/// A self-signed certificate for 127.0.0.1, made with openssl.
+fn self_signed_certificate(dir: &std::path::Path) -> (String, String) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed for the TLS mail test");
+    assert!(made.status.success(), "{}", stderr(&made));
+    (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    )
+}
+
+/// A certificate authority and a certificate for 127.0.0.1 that it signed:
+/// (CA certificate, server certificate, server key).
+fn private_ca_certificate(dir: &std::path::Path) -> (String, String, String) {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Slipway Test CA",
+            "-keyout",
+            &path("ca.key"),
+            "-out",
+            &path("ca.pem"),
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &path("server.key"),
+            "-out",
+            &path("server.csr"),
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &path("server.csr"),
+            "-CA",
+            &path("ca.pem"),
+            "-CAkey",
+            &path("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &path("ext.cnf"),
+            "-out",
+            &path("server.pem"),
+        ],
+    ];
+    for step in steps {
+        let made = std::process::Command::new("openssl")
+            .args(step)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "openssl {step:?}: {}", stderr(&made));
+    }
+    (path("ca.pem"), path("server.pem"), path("server.key"))
+}
+
+#[test]
+fn mail_goes_out_over_starttls_or_tls_with_credentials_to_a_trusted_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca_certificate(dir.path());
+    for (mode, url) in [
+        (
+            "starttls",
+            "smtp://mailer:s3cret@127.0.0.1:{port}?tls=required",
+        ),
+        ("implicit", "smtps://mailer:s3cret@127.0.0.1:{port}"),
+    ] {
+        let sink = SmtpSink::start_with(&[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls",
+            mode,
+            "--auth",
+            "mailer:s3cret",
+        ]);
+        let url = url.replace("{port}", &sink.port.to_string());
+        let server = Server::builder()
+            .env("SLIPWAY_SMTP_URL", &url)
+            .env("SLIPWAY_SMTP_CA_CERT", &ca)
+            .env("SLIPWAY_SMTP_TIMEOUT", "5s")
+            .start();
+        let alice = alice_with_app(&server);
+        server.create_user("bob@example.com");
+        server.api(&alice).post(
+            "/apps/demo-app/collaborators",
+            json!({ "user": "bob@example.com" }),
+        );
+        let message = &sink.wait_for(1, WAIT)[0];
+        assert_eq!(message["tls"], true, "{mode}");
+        assert_eq!(message["auth_user"], "mailer", "{mode}");
+        assert_eq!(message["rcpt_tos"], json!(["bob@example.com"]));
+        assert!(!server.log().contains("s3cret"));
+    }
+}
+
+#[test]
+fn a_ca_certificate_without_a_tls_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, _, _) = private_ca_certificate(dir.path());
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--router-listen",
+            "127.0.0.1:0",
+        ])
+        .env("SLIPWAY_DATA_DIR", dir.path().join("data"))
+        .env("SLIPWAY_SMTP_URL", "smtp://127.0.0.1:25")
+        .env("SLIPWAY_SMTP_CA_CERT", &ca)
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("uses no TLS"), "{}", stderr(&out));
+}
+
+#[test]
+fn starttls_and_implicit_tls_are_used_and_the_certificate_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_certificate(dir.path());
+    for (mode, url) in [
+        ("starttls", "smtp://127.0.0.1:{port}?tls=required"),
+        ("implicit", "smtps://127.0.0.1:{port}"),
+    ] {
+        let sink = SmtpSink::start_with(&["--tls-cert", &cert, "--tls-key", &key, "--tls", mode]);
+        let url = url.replace("{port}", &sink.port.to_string());
+        let server = Server::builder()
+            .env("SLIPWAY_SMTP_URL", &url)
+            .env("SLIPWAY_SMTP_TIMEOUT", "2s")
+            .start();
+        let alice = alice_with_app(&server);
+        server.create_user("bob@example.com");
+        server.api(&alice).post(
+            "/apps/demo-app/collaborators",
+            json!({ "user": "bob@example.com" }),
+        );
+
+        // The handshake happens, and a certificate nobody vouches for is refused:
+        // the message waits rather than going out over an unverified channel.
+        let attempted = common::wait_for(WAIT, || {
+            outbox(&server)
+                .into_iter()
+                .find(|m| m["attempts"].as_i64() >= Some(1))
+        })
+        .unwrap();
+        assert_eq!(attempted["state"], "queued", "{mode}: {attempted:#?}");
+        let error = attempted["last_error"].as_str().unwrap().to_lowercase();
+        assert!(error.contains("certificate"), "{mode}: {error}");
+        assert!(sink.messages().is_empty(), "{mode}");
+    }
 }

@@ -1,10 +1,11 @@
 //! Delivery of queued mail, with retries that survive restarts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::Address;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
@@ -52,6 +53,7 @@ impl Transport {
         smtp_url: Option<&str>,
         mail_dir: PathBuf,
         timeout: Duration,
+        ca_cert: Option<&Path>,
     ) -> anyhow::Result<Transport> {
         match smtp_url {
             None => {
@@ -59,12 +61,14 @@ impl Transport {
                 Ok(Transport::Files(mail_dir))
             }
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("SLIPWAY_SMTP_URL is not a valid SMTP URL: {e}"))?
-                    .timeout(Some(timeout))
-                    .build();
+                    .timeout(Some(timeout));
+                if let Some(ca_cert) = ca_cert {
+                    builder = builder.tls(tls_trusting(url, ca_cert)?);
+                }
                 Ok(Transport::Smtp {
-                    transport,
+                    transport: builder.build(),
                     deadline: timeout * 3,
                 })
             }
@@ -91,6 +95,38 @@ impl Transport {
                 ))),
             },
         }
+    }
+}
+
+/// The TLS mode the URL asks for, also trusting the certificate authority in
+/// `ca_cert` (a PEM file), for mail servers with a private CA.
+fn tls_trusting(url: &str, ca_cert: &Path) -> anyhow::Result<Tls> {
+    let parsed = url::Url::parse(url)?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let pem = std::fs::read(ca_cert).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read SLIPWAY_SMTP_CA_CERT {}: {e}",
+            ca_cert.display()
+        )
+    })?;
+    let certificate = Certificate::from_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("SLIPWAY_SMTP_CA_CERT is not a PEM certificate: {e}"))?;
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(certificate)
+        .build()
+        .map_err(|e| anyhow::anyhow!("SLIPWAY_SMTP_CA_CERT: {e}"))?;
+    let mode = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        (_, Some("required")) => Ok(Tls::Required(parameters)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => anyhow::bail!(
+            "SLIPWAY_SMTP_CA_CERT is set but SLIPWAY_SMTP_URL uses no TLS \
+             (use smtps://, or ?tls=required)"
+        ),
     }
 }
 

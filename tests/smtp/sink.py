@@ -42,7 +42,7 @@ def part_text(message, subtype):
     return None if part is None else part.get_content()
 
 
-def summary(envelope, session):
+def summary(server, envelope, session):
     raw = envelope.original_content or envelope.content
     if isinstance(raw, str):
         raw = raw.encode()
@@ -54,7 +54,7 @@ def summary(envelope, session):
         "mail_from": envelope.mail_from,
         "rcpt_tos": envelope.rcpt_tos,
         "auth_user": session.auth_data,
-        "tls": session.ssl is not None,
+        "tls": server.transport.get_extra_info("ssl_object") is not None,
         "header_names": [name for name, _ in message.raw_items()],
         "message_id": message["Message-ID"],
         "from": message["From"],
@@ -84,7 +84,7 @@ class Sink:
         COUNTER[0] += 1
         name = os.path.join(FOLDER, "msg-%06d-%d.json" % (COUNTER[0], os.getpid()))
         with open(name + ".tmp", "w") as f:
-            json.dump(summary(envelope, session), f)
+            json.dump(summary(server, envelope, session), f)
         os.rename(name + ".tmp", name)
         return "250 Message accepted for delivery"
 
