@@ -96,6 +96,14 @@ fn k02_invitation_link_to_signup_then_the_new_key_works() {
     let mismatch = submit_form(&server, path, "frank-password", "frank-passw0rd");
     assert_eq!(mismatch.status, 422, "{}", mismatch.text);
     assert!(mismatch.text.contains("differ"));
+    assert!(
+        mismatch.text.contains("<form method=\"post\">"),
+        "{}",
+        mismatch.text
+    );
+    let short = submit_form(&server, path, "short", "short");
+    assert_eq!(short.status, 422);
+    assert!(short.text.contains("at least 8"), "{}", short.text);
     let created = submit_form(&server, path, "frank-password", "frank-password");
     assert_eq!(created.status, 201, "{}", created.text);
     assert!(created.text.contains("frank@example.com"));

@@ -47,6 +47,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     .await;
     match found {
         Ok(invitation) => signup_page::form(
+            StatusCode::OK,
             &invitation.email,
             &invitation.app_name,
             &invitation.invited_by,
@@ -93,7 +94,30 @@ pub async fn accept(
             &state.settings.public_url,
         ),
         (Err(error), false) => error.into_response(),
+        (Err(error), true) if error.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            form_again(&state, &token, error).await
+        }
         (Err(error), true) => error_page(error),
+    }
+}
+
+/// The form once more, saying what was wrong with what was typed.
+async fn form_again(state: &AppState, token: &str, error: ApiError) -> Response {
+    let found = async {
+        let mut conn = state.store.read().await?;
+        invitations::find_valid(&mut conn, token, clock::now_ms()).await
+    }
+    .await;
+    match found {
+        Ok(invitation) => signup_page::form(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &invitation.email,
+            &invitation.app_name,
+            &invitation.invited_by,
+            &rfc3339(invitation.expires_at),
+            Some(&error.message),
+        ),
+        Err(_) => error_page(error),
     }
 }
 

@@ -39,6 +39,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// The form to choose a password for the invited address.
 pub fn form(
+    status: StatusCode,
     email: &str,
     app: &str,
     invited_by: &str,
@@ -65,7 +66,7 @@ pub fn form(
         expires = escape(expires),
         min = crate::secrets::MIN_PASSWORD_LEN,
     );
-    html(StatusCode::OK, "Join Slipway", &body)
+    html(status, "Join Slipway", &body)
 }
 
 /// After signing up: how to go on from the terminal.
