@@ -12,6 +12,7 @@ pub mod apps;
 pub mod collaborators;
 pub mod config_vars;
 pub mod copy;
+pub mod deployments;
 pub mod formation;
 pub mod invitations;
 pub mod outbox;
