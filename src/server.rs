@@ -1,20 +1,30 @@
 //! `slipway serve`: opens the store, starts the workers and serves the API.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::addons::catalog::Catalog;
+use crate::api::logs::LogSessions;
 use crate::api::{self, AppState};
 use crate::clock;
+use crate::deploy::{self, Deployer};
+use crate::router::{self, RouterState};
+use crate::runtime::dyno::Timings;
+use crate::runtime::local::LocalRuntime;
+use crate::runtime::logs::LogBook;
+use crate::runtime::SharedRuntime;
 use crate::mail::{self, MailQueue, Transport};
 use crate::settings::Settings;
 use crate::store::{self, Store};
 use crate::tls::{self, TlsListener};
+
+/// How long open router connections may finish after a shutdown signal.
+const ROUTER_DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -105,12 +115,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (SLIPWAY_LISTEN)", args.listen))?;
     let api_addr = listener.local_addr()?;
-    let router_addr: SocketAddr = args.router_listen.parse().with_context(|| {
-        format!(
-            "SLIPWAY_ROUTER_LISTEN {:?} is not an address",
-            args.router_listen
-        )
-    })?;
+    let router_listener = TcpListener::bind(&args.router_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (SLIPWAY_ROUTER_LISTEN)",
+                args.router_listen
+            )
+        })?;
+    let router_addr = router_listener.local_addr()?;
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args
@@ -171,12 +184,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_rx.clone(),
     ));
 
+    let logs = LogBook::default();
+    let runtime: SharedRuntime = Arc::new(LocalRuntime::new(
+        data_dir.join("runtime"),
+        logs.clone(),
+        Timings::default(),
+    ));
+    let deployer = Deployer::default();
+    let deploy_task = tokio::spawn(deploy::run(
+        deployer.clone(),
+        store.clone(),
+        runtime.clone(),
+        logs.clone(),
+        data_dir.clone(),
+        shutdown_rx.clone(),
+    ));
+    let router_state = RouterState::new(
+        store.clone(),
+        runtime.clone(),
+        logs.clone(),
+        &args.apps_domain,
+        router_addr.port(),
+    );
+    let router_task = tokio::spawn(router::serve(
+        router_listener,
+        router_state,
+        closed(shutdown_rx.clone()),
+    ));
+
     let state = AppState {
         store: store.clone(),
         settings: settings.clone(),
         mail: queue,
         catalog: Arc::new(catalog),
         rate_limits: api::rate_limit::RateLimits::new(args.rate_limit),
+        runtime: runtime.clone(),
+        logs,
+        log_sessions: LogSessions::new(shutdown_rx.clone()),
+        deployer,
     };
     let app = api::router(state);
 
@@ -190,22 +235,42 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "slipway listening"
     );
 
+    let signalled = {
+        let shutdown_tx = shutdown_tx.clone();
+        async move {
+            shutdown_signal().await;
+            let _ = shutdown_tx.send(true);
+        }
+    };
     match tls {
         Some(config) => {
             axum::serve(TlsListener::new(listener, config)?, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(signalled)
                 .await?
         }
         None => {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(signalled)
                 .await?
         }
     }
     let _ = shutdown_tx.send(true);
+    // Requests still with the router get a few seconds while the dynos stop.
+    let router_drained = async {
+        if tokio::time::timeout(ROUTER_DRAIN, router_task).await.is_err() {
+            tracing::warn!("router connections still open at shutdown were cut");
+        }
+    };
+    tokio::join!(router_drained, runtime.shutdown());
+    let _ = deploy_task.await;
     let _ = mail_worker.await;
     tracing::info!("slipway stopped");
     Ok(())
+}
+
+/// Resolves once the shutdown flag is raised.
+async fn closed(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|closed| *closed).await;
 }
 
 async fn shutdown_signal() {

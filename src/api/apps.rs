@@ -240,6 +240,8 @@ pub async fn destroy(State(state): State<AppState>, member: AppMember) -> ApiRes
     )
     .await?;
     tx.commit().await?;
+    state.runtime.stop_app(&app.id);
+    state.logs.forget(&app.id);
 
     tracing::info!(app.id = %app.id, app.name = %app.name, "app deleted");
     Ok(Json(app_json(&app, &state.settings)))

@@ -121,6 +121,7 @@ async fn scale(state: &AppState, member: &AppMember, updates: &[Update]) -> ApiR
     )
     .await?;
     tx.commit().await?;
+    state.deployer.nudge();
     tracing::info!(app.id = %member.app.id, types = rows.len(), "formation changed");
     Ok(rows
         .iter()

@@ -10,10 +10,12 @@ pub mod auth;
 pub mod body;
 pub mod collaborators;
 pub mod config_vars;
+pub mod dynos;
 pub mod error;
 pub mod formation;
 pub mod heroku_compat;
 pub mod invoices;
+pub mod logs;
 pub mod path;
 pub mod range;
 pub mod rate_limit;
@@ -32,7 +34,10 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::addons::catalog::Catalog;
+use crate::deploy::Deployer;
 use crate::mail::MailQueue;
+use crate::runtime::logs::LogBook;
+use crate::runtime::SharedRuntime;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -44,6 +49,10 @@ pub struct AppState {
     pub mail: MailQueue,
     pub catalog: Arc<Catalog>,
     pub rate_limits: rate_limit::RateLimits,
+    pub runtime: SharedRuntime,
+    pub logs: LogBook,
+    pub log_sessions: logs::LogSessions,
+    pub deployer: Deployer,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -77,6 +86,17 @@ pub fn router(state: AppState) -> Router {
             post(collaborators::resend),
         )
         .route("/apps/{app}/activity", get(activity::list))
+        .route(
+            "/apps/{app}/dynos",
+            get(dynos::list).delete(dynos::restart_all),
+        )
+        .route(
+            "/apps/{app}/dynos/{dyno}",
+            get(dynos::show).delete(dynos::restart),
+        )
+        .route("/apps/{app}/dynos/{dyno}/actions/stop", post(dynos::stop))
+        .route("/apps/{app}/log-sessions", post(logs::create))
+        .route("/log-streams/{token}", get(logs::stream))
         .route(
             "/apps/{app}/config-vars",
             get(config_vars::show).patch(config_vars::update),

@@ -6,6 +6,8 @@ mod auth;
 mod billing;
 mod client;
 mod config;
+mod dynos;
+mod logs;
 mod netrc;
 mod output;
 mod ps;
@@ -148,6 +150,18 @@ pub enum ClientCommand {
     /// Withdraws an app transfer you offered.
     #[command(name = "apps:transfer:cancel")]
     AppsTransferCancel(transfers::AnswerArgs),
+    /// Lists the app's dynos and their state.
+    #[command(name = "ps", visible_alias = "ps:list")]
+    Ps(dynos::ListArgs),
+    /// Restarts all dynos, one dyno (`web.1`) or one process type (`web`).
+    #[command(name = "ps:restart", visible_aliases = ["restart", "dyno:restart"])]
+    PsRestart(dynos::RestartArgs),
+    /// Stops a dyno; the formation starts a fresh one in its place.
+    #[command(name = "ps:stop", visible_aliases = ["stop", "dyno:stop"])]
+    PsStop(dynos::StopArgs),
+    /// Shows the app's recent log lines, or follows them with --tail.
+    #[command(name = "logs")]
+    Logs(logs::LogsArgs),
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
@@ -184,6 +198,10 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::AddonsUpgrade(args) => addons::upgrade(args),
         ClientCommand::AddonsPlans(args) => addons::plans(args),
         ClientCommand::PsScale(args) => ps::scale(args),
+        ClientCommand::Ps(args) => dynos::list(args),
+        ClientCommand::PsRestart(args) => dynos::restart(args),
+        ClientCommand::PsStop(args) => dynos::stop(args),
+        ClientCommand::Logs(args) => logs::logs(args),
         ClientCommand::ConfigGet(args) => config::get(args),
         ClientCommand::ConfigSet(args) => config::set(args),
         ClientCommand::ConfigUnset(args) => config::unset(args),
