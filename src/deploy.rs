@@ -242,10 +242,16 @@ mod tests {
             ("worker".to_string(), "sh work.sh".to_string()),
         ]);
         let defaults = formation_for(&types, None);
-        assert_eq!(defaults, Formation::from([("web".into(), 1), ("worker".into(), 0)]));
+        assert_eq!(
+            defaults,
+            Formation::from([("web".into(), 1), ("worker".into(), 0)])
+        );
         let scaled = BTreeMap::from([("web".to_string(), 3), ("clock".to_string(), 2)]);
         let formation = formation_for(&types, Some(&scaled));
-        assert_eq!(formation, Formation::from([("web".into(), 3), ("worker".into(), 0)]));
+        assert_eq!(
+            formation,
+            Formation::from([("web".into(), 3), ("worker".into(), 0)])
+        );
         assert_eq!(describe(&formation), "web@3:Basic worker@0:Basic");
     }
 

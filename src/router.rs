@@ -141,7 +141,9 @@ async fn proxy(
 
     let Some(guard) = state.runtime.pick_web(&app_id) else {
         line.error("H14", "No web processes running", 503);
-        state.logs.push(&app_id, "heroku", "router", &line.render(started));
+        state
+            .logs
+            .push(&app_id, "heroku", "router", &line.render(started));
         return page(StatusCode::SERVICE_UNAVAILABLE, APP_ERROR);
     };
     line.dyno = guard.target().dyno.clone();
@@ -153,7 +155,9 @@ async fn proxy(
         Err(error) => {
             tracing::debug!(app.id = %app_id, %error, "a dyno did not answer");
             line.error("H13", "Connection closed without response", 503);
-            state.logs.push(&app_id, "heroku", "router", &line.render(started));
+            state
+                .logs
+                .push(&app_id, "heroku", "router", &line.render(started));
             return page(StatusCode::SERVICE_UNAVAILABLE, APP_ERROR);
         }
     };
@@ -163,7 +167,9 @@ async fn proxy(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    state.logs.push(&app_id, "heroku", "router", &line.render(started));
+    state
+        .logs
+        .push(&app_id, "heroku", "router", &line.render(started));
 
     match client_upgrade {
         Some(client) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -196,10 +202,7 @@ fn upstream_request(
     parts.version = axum::http::Version::HTTP_11;
 
     let headers = &mut parts.headers;
-    let forwarded_for = match headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(before) => format!("{before}, {}", peer.ip()),
         None => peer.ip().to_string(),
     };
@@ -258,7 +261,10 @@ fn wants_upgrade(headers: &HeaderMap) -> bool {
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
 }
 
 /// Removes headers that describe one connection, not the message.
@@ -398,9 +404,18 @@ mod tests {
 
     #[test]
     fn apps_come_from_the_host() {
-        assert_eq!(app_from_host("demo-app.localhost:8080", "localhost"), Some("demo-app"));
-        assert_eq!(app_from_host("demo-app.localhost", "localhost"), Some("demo-app"));
-        assert_eq!(app_from_host("demo-app.apps.example.", "apps.example"), Some("demo-app"));
+        assert_eq!(
+            app_from_host("demo-app.localhost:8080", "localhost"),
+            Some("demo-app")
+        );
+        assert_eq!(
+            app_from_host("demo-app.localhost", "localhost"),
+            Some("demo-app")
+        );
+        assert_eq!(
+            app_from_host("demo-app.apps.example.", "apps.example"),
+            Some("demo-app")
+        );
         assert_eq!(app_from_host("localhost:8080", "localhost"), None);
         assert_eq!(app_from_host("a.b.localhost", "localhost"), None);
         assert_eq!(app_from_host("demo-appxlocalhost", "localhost"), None);
@@ -410,7 +425,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_are_dropped() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         headers.insert("x-secret", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("x-kept", HeaderValue::from_static("1"));
@@ -422,7 +440,10 @@ mod tests {
     #[test]
     fn request_ids_are_kept_only_when_sane() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-request-id", HeaderValue::from_static("abcdefghij0123456789"));
+        headers.insert(
+            "x-request-id",
+            HeaderValue::from_static("abcdefghij0123456789"),
+        );
         assert_eq!(request_id(&headers), "abcdefghij0123456789");
         headers.insert("x-request-id", HeaderValue::from_static("short"));
         assert_ne!(request_id(&headers), "short");

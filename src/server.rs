@@ -13,12 +13,12 @@ use crate::api::logs::LogSessions;
 use crate::api::{self, AppState};
 use crate::clock;
 use crate::deploy::{self, Deployer};
+use crate::mail::{self, MailQueue, Transport};
 use crate::router::{self, RouterState};
 use crate::runtime::dyno::Timings;
 use crate::runtime::local::LocalRuntime;
 use crate::runtime::logs::LogBook;
 use crate::runtime::SharedRuntime;
-use crate::mail::{self, MailQueue, Transport};
 use crate::settings::Settings;
 use crate::store::{self, Store};
 use crate::tls::{self, TlsListener};
@@ -257,7 +257,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     // Requests still with the router get a few seconds while the dynos stop.
     let router_drained = async {
-        if tokio::time::timeout(ROUTER_DRAIN, router_task).await.is_err() {
+        if tokio::time::timeout(ROUTER_DRAIN, router_task)
+            .await
+            .is_err()
+        {
             tracing::warn!("router connections still open at shutdown were cut");
         }
     };

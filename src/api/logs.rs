@@ -97,7 +97,10 @@ impl Params for NewSession {
 
 /// Filters are names like `web.1`, `web`, `router` or `app`.
 fn checked_filter(value: Option<String>, field: &str) -> ApiResult<Option<String>> {
-    let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
         return Ok(None);
     };
     let ok = value.len() <= 40
@@ -159,7 +162,9 @@ pub async fn stream(
         .find(&token)
         .ok_or_else(|| ApiError::not_found("This log session has expired or does not exist."))?;
     if !still_allowed(&state, &session).await? {
-        return Err(ApiError::forbidden("You no longer have access to these logs."));
+        return Err(ApiError::forbidden(
+            "You no longer have access to these logs.",
+        ));
     }
     let after: u64 = headers
         .get("last-event-id")
@@ -176,7 +181,9 @@ pub async fn stream(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(feed(state, session, recent, live, after, tx));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, Infallible>(chunk), rx))
     });
     Ok((
         [

@@ -74,7 +74,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&dynos);
     }
-    print_dynos(&name, dynos.as_array().map(Vec::as_slice).unwrap_or_default());
+    print_dynos(
+        &name,
+        dynos.as_array().map(Vec::as_slice).unwrap_or_default(),
+    );
     Ok(())
 }
 
@@ -86,7 +89,10 @@ pub fn restart(args: RestartArgs) -> anyhow::Result<()> {
             format!("/apps/{}/dynos/{}", segment(&name), segment(dyno)),
             dyno.clone(),
         ),
-        None => (format!("/apps/{}/dynos", segment(&name)), "all dynos".into()),
+        None => (
+            format!("/apps/{}/dynos", segment(&name)),
+            "all dynos".into(),
+        ),
     };
     eprint!("Restarting {what} on {name}... ");
     api.send(api.request(Method::DELETE, &path)?)

@@ -157,7 +157,8 @@ pub struct Context {
 
 impl Context {
     fn platform(&self, dyno: &Dyno, text: &str) {
-        self.logs.push(&dyno.release.app_id, "heroku", &dyno.name, text);
+        self.logs
+            .push(&dyno.release.app_id, "heroku", &dyno.name, text);
     }
 }
 
@@ -201,7 +202,10 @@ pub async fn supervise(dyno: Arc<Dyno>, ctx: Context) {
     }
     let before = dyno.set_state(DynoState::Down);
     if before != DynoState::Down {
-        ctx.platform(&dyno, &format!("State changed from {} to down", before.as_str()));
+        ctx.platform(
+            &dyno,
+            &format!("State changed from {} to down", before.as_str()),
+        );
     }
     dyno.done.send_replace(true);
 }
@@ -218,7 +222,10 @@ fn backoff(timings: &Timings, crashes: u32) -> Duration {
 async fn run_once(dyno: &Dyno, ctx: &Context, control: &mut watch::Receiver<Control>) -> Ended {
     let before = dyno.set_state(DynoState::Starting);
     if before != DynoState::Starting {
-        ctx.platform(dyno, &format!("State changed from {} to starting", before.as_str()));
+        ctx.platform(
+            dyno,
+            &format!("State changed from {} to starting", before.as_str()),
+        );
     }
     ctx.platform(
         dyno,
@@ -340,10 +347,20 @@ async fn wait_for_port(dyno: &Dyno, timeout: Duration) -> bool {
 /// Copies the process's stdout and stderr into the app's log, line by line.
 fn pump_output(child: &mut Child, dyno: &Dyno, logs: &LogBook) {
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(pump(out, logs.clone(), dyno.release.app_id.clone(), dyno.name.clone()));
+        tokio::spawn(pump(
+            out,
+            logs.clone(),
+            dyno.release.app_id.clone(),
+            dyno.name.clone(),
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(pump(err, logs.clone(), dyno.release.app_id.clone(), dyno.name.clone()));
+        tokio::spawn(pump(
+            err,
+            logs.clone(),
+            dyno.release.app_id.clone(),
+            dyno.name.clone(),
+        ));
     }
 }
 

@@ -17,9 +17,7 @@ use super::dyno::{self, Context, Dyno, Timings};
 use super::logs::LogBook;
 use super::process;
 use super::slug::Dirs;
-use super::{
-    DynoInfo, Formation, InflightGuard, ReleaseSpec, Runtime, RuntimeError,
-};
+use super::{DynoInfo, Formation, InflightGuard, ReleaseSpec, Runtime, RuntimeError};
 
 enum Command {
     Deploy(Arc<ReleaseSpec>, Formation),
@@ -107,10 +105,7 @@ impl LocalRuntime {
                 formation: Formation::new(),
             };
             tokio::spawn(runner.run(rx));
-            AppHandle {
-                slot,
-                commands: tx,
-            }
+            AppHandle { slot, commands: tx }
         });
         let _ = handle.commands.send(command);
     }
@@ -286,7 +281,10 @@ impl Runner {
                 tracing::error!(app.id = %app_id, version = spec.version, %error, "cannot unpack a slug");
                 self.logs().event(
                     &app_id,
-                    &format!("Release v{} could not be started: its slug is unreadable", spec.version),
+                    &format!(
+                        "Release v{} could not be started: its slug is unreadable",
+                        spec.version
+                    ),
                 );
                 return;
             }

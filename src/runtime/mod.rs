@@ -179,3 +179,6 @@ pub trait Runtime: Send + Sync {
 }
 
 pub type SharedRuntime = Arc<dyn Runtime>;
+
+#[cfg(test)]
+mod tests;

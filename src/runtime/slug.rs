@@ -60,7 +60,12 @@ impl Dirs {
     }
 
     /// A fresh working directory for one dyno, holding a copy of the app.
-    pub async fn dyno_workdir(&self, app_id: &str, dyno_id: &str, app: &Path) -> io::Result<PathBuf> {
+    pub async fn dyno_workdir(
+        &self,
+        app_id: &str,
+        dyno_id: &str,
+        app: &Path,
+    ) -> io::Result<PathBuf> {
         let dir = self.app_dynos(app_id)?.join(checked_id(dyno_id)?);
         if dir.exists() {
             tokio::fs::remove_dir_all(&dir).await?;
@@ -80,8 +85,12 @@ impl Dirs {
 
     /// Removes unpacked releases of the app other than `keep`.
     pub async fn prune_releases(&self, app_id: &str, keep: i64) {
-        let Ok(dir) = self.app_releases(app_id) else { return };
-        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else { return };
+        let Ok(dir) = self.app_releases(app_id) else {
+            return;
+        };
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            return;
+        };
         let keep = format!("v{keep}");
         while let Ok(Some(entry)) = entries.next_entry().await {
             if entry.file_name().to_string_lossy() != keep {
@@ -144,7 +153,9 @@ async fn run_tool(command: &mut Command) -> io::Result<()> {
         Ok(())
     } else {
         let message = String::from_utf8_lossy(&output.stderr);
-        Err(io::Error::other(message.trim().chars().take(500).collect::<String>()))
+        Err(io::Error::other(
+            message.trim().chars().take(500).collect::<String>(),
+        ))
     }
 }
 
