@@ -28,6 +28,9 @@ use crate::store::{apps, Store};
 /// within this).
 const NAME_TTL: Duration = Duration::from_secs(2);
 
+/// App name -> (when looked up, app id if it exists).
+type NameCache = HashMap<String, (Instant, Option<String>)>;
+
 #[derive(Clone)]
 pub struct RouterState {
     store: Store,
@@ -36,7 +39,7 @@ pub struct RouterState {
     apps_domain: String,
     port: u16,
     client: Client<HttpConnector, Body>,
-    names: Arc<Mutex<HashMap<String, (Instant, Option<String>)>>>,
+    names: Arc<Mutex<NameCache>>,
 }
 
 impl RouterState {
