@@ -106,6 +106,12 @@ fn owner_only(status: u16, action: &str) -> [Want; 6] {
     ]
 }
 
+/// Members are told the app has no such dyno (nothing was deployed).
+fn no_dyno() -> [Want; 6] {
+    let nf = || not_found("No such dyno: web.1");
+    [nf(), nf(), no_access(), no_access(), anonymous(), nf()]
+}
+
 /// Only the owner finds it; everyone else signed in gets 404 `message`.
 fn own_only(status: u16, message: &str) -> [Want; 6] {
     let nf = || not_found(message);
@@ -176,6 +182,26 @@ fn rows() -> Vec<Row> {
         })
         .at("/oauth/sessions/any"),
         row("GET", "/apps", anyone(200)),
+        row("GET", "/account/keys", anyone(200)),
+        row("GET", "/apps/{app}/pipeline-couplings", {
+            let nf = || not_found("demo-app is not in a pipeline.");
+            [nf(), nf(), no_access(), no_access(), anonymous(), nf()]
+        }),
+        row("GET", "/apps/{app}/dynos", members(200)),
+        // Restarting changes processes, not the store.
+        row("DELETE", "/apps/{app}/dynos", members(202)).reads_only(),
+        row("GET", "/apps/{app}/dynos/{dyno}", no_dyno()).at("/apps/{app}/dynos/web.1"),
+        row("DELETE", "/apps/{app}/dynos/{dyno}", no_dyno()).at("/apps/{app}/dynos/web.1"),
+        row("POST", "/apps/{app}/dynos/{dyno}/actions/stop", no_dyno())
+            .at("/apps/{app}/dynos/web.1/actions/stop"),
+        row("POST", "/apps/{app}/log-sessions", members(201))
+            .body(json!({"lines": 5}))
+            .reads_only(),
+        row("GET", "/log-streams/{token}", {
+            let nf = || not_found("This log session has expired or does not exist.");
+            [nf(), nf(), nf(), nf(), nf(), nf()]
+        })
+        .at("/log-streams/not-a-session"),
         row("POST", "/apps", anyone(201)).body(json!({"name": "new-app"})),
         row("GET", "/users/{user}/apps", anyone(200)).at("/users/~/apps"),
         row("GET", "/apps/{app}", members(200)),

@@ -27,9 +27,3 @@ pub async fn pipeline_coupling(member: AppMember) -> ApiError {
 pub async fn account_keys(_caller: Caller, headers: HeaderMap) -> Response {
     empty_list(&headers, "id")
 }
-
-/// `GET /apps/{app}/dynos`: Slipway runs no dynos yet, so the list is empty
-/// (the CLI's `ps` prints "No dynos on APP" and `apps:info` no Dynos line).
-pub async fn dynos(_member: AppMember, headers: HeaderMap) -> Response {
-    empty_list(&headers, "name")
-}

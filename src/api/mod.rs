@@ -149,7 +149,6 @@ pub fn router(state: AppState) -> Router {
                 .patch(transfers::update)
                 .delete(transfers::destroy),
         )
-        .route("/apps/{app}/dynos", get(heroku_compat::dynos))
         .route(
             "/apps/{app}/pipeline-couplings",
             get(heroku_compat::pipeline_coupling),
