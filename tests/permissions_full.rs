@@ -38,6 +38,8 @@ const ROLES: [Role; 6] = [
 enum Want {
     Ok(u16),
     Refused(u16, &'static str, String),
+    /// Only the status: pages meant for a browser.
+    Page(u16),
 }
 
 fn ok(status: u16) -> Want {
@@ -223,6 +225,30 @@ fn rows() -> Vec<Row> {
             members(200),
         )
         .at("/apps/{app}/collaborators/frank@example.com"),
+        row(
+            "POST",
+            "/apps/{app}/collaborators/{collaborator}/resend",
+            members(202),
+        )
+        .at("/apps/{app}/collaborators/frank@example.com/resend"),
+        // Invitation links are the token's business, the same for every caller.
+        row(
+            "GET",
+            "/invitations/{token}",
+            [0; 6].map(|_| Want::Page(404)),
+        )
+        .at("/invitations/not-a-token"),
+        row("POST", "/invitations/{token}", {
+            let nf = || not_found("");
+            [nf(), nf(), nf(), nf(), nf(), nf()]
+        })
+        .at("/invitations/not-a-token")
+        .body(json!({"password": "a long enough password"})),
+        row("POST", "/signup", {
+            let only = || forbidden("");
+            [only(), only(), only(), only(), only(), only()]
+        })
+        .body(json!({"email": "stranger@example.com"})),
         row("GET", "/apps/{app}/activity", members(200)),
         row("GET", "/apps/{app}/dynos", members(200)),
         // Slipway has no pipelines: members learn that, strangers nothing.
@@ -440,6 +466,7 @@ fn check(resp: &Resp, want: &Want, what: &str) {
             assert_eq!(resp.status, *status, "{what}: {}", resp.text);
             assert!(!resp.body.is_null(), "{what}: not JSON: {}", resp.text);
         }
+        Want::Page(status) => assert_eq!(resp.status, *status, "{what}: {}", resp.text),
         Want::Refused(status, id, message) => {
             assert_eq!(resp.status, *status, "{what}: {}", resp.text);
             assert_eq!(resp.id(), *id, "{what}: {}", resp.text);
