@@ -26,6 +26,7 @@ mod names;
 mod router;
 mod runtime;
 mod scaling;
+mod sandbox;
 mod secrets;
 mod server;
 mod settings;
