@@ -19,6 +19,7 @@ use crate::runtime::dyno::Timings;
 use crate::runtime::local::LocalRuntime;
 use crate::runtime::logs::LogBook;
 use crate::runtime::SharedRuntime;
+use crate::sandbox::{Mode, Sandbox, SandboxArgs};
 use crate::settings::Settings;
 use crate::store::{self, Store};
 use crate::tls::{self, TlsListener};
@@ -81,6 +82,8 @@ pub struct ServeArgs {
     /// A JSON file of add-on services and plans replacing the built-in catalog.
     #[arg(long, env = "SLIPWAY_ADDONS_CATALOG")]
     pub addons_catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// Resolves the database URL: the flag, else SQLite inside the data dir.
@@ -106,6 +109,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let catalog = Catalog::load(args.addons_catalog.as_deref())
         .map_err(|e| anyhow::anyhow!("add-on catalog (SLIPWAY_ADDONS_CATALOG): {e}"))?;
+
+    let sandbox = Sandbox::detect(args.sandbox.clone(), &data_dir).await;
+    log_isolation(&sandbox);
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
@@ -166,6 +172,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         mail_domain: mail_from.email.domain().to_string(),
         invitation_ttl_ms,
+        isolation: sandbox.mode().label(),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -232,6 +239,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir = %data_dir.display(),
         database = %store::redact_url(&db_url),
         mail = if args.smtp_url.is_some() { "smtp" } else { "files" },
+        sandbox = %sandbox.mode().label(),
         "slipway listening"
     );
 
@@ -274,6 +282,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// Resolves once the shutdown flag is raised.
 async fn closed(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|closed| *closed).await;
+}
+
+/// Says once, at start-up, how builds and dynos will run.
+fn log_isolation(sandbox: &Sandbox) {
+    match sandbox.mode() {
+        Mode::On => tracing::info!(
+            limits = sandbox.enforcement(),
+            "builds and dynos run isolated (bubblewrap, one user per app)"
+        ),
+        Mode::Off => tracing::warn!(
+            "isolation is off (--no-sandbox): builds and dynos run as the server's own user"
+        ),
+        Mode::Unavailable(reason) => tracing::warn!(
+            "builds and dynos are refused: this server cannot isolate them ({reason}); \
+             start it with --no-sandbox (SLIPWAY_NO_SANDBOX=1) to run them anyway"
+        ),
+    }
 }
 
 async fn shutdown_signal() {

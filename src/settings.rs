@@ -15,6 +15,8 @@ pub struct Settings {
     pub mail_domain: String,
     /// How long an invitation link stays valid.
     pub invitation_ttl_ms: i64,
+    /// Whether builds and dynos run isolated: `on`, `off` or `unavailable`.
+    pub isolation: &'static str,
 }
 
 impl Settings {

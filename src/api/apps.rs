@@ -38,6 +38,7 @@ pub fn app_json(app: &App, settings: &Settings) -> Value {
         "git_url": settings.git_url(&app.name),
         "id": app.id,
         "internal_routing": null,
+        "isolation": settings.isolation,
         "locked": false,
         "maintenance": false,
         "name": app.name,

@@ -122,6 +122,9 @@ pub fn info(args: InfoArgs) -> anyhow::Result<()> {
     if !others.is_empty() {
         fields.push(("Collaborators", others));
     }
+    if let Some(isolation) = app["isolation"].as_str() {
+        fields.push(("Isolation", vec![isolation.to_string()]));
+    }
     print_fields(&fields);
     Ok(())
 }

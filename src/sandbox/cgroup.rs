@@ -57,8 +57,7 @@ impl Hierarchy {
     pub fn v1(root: &Path) -> Option<io::Result<Hierarchy>> {
         let memory = root.join("memory");
         let pids = root.join("pids");
-        if !memory.join("memory.limit_in_bytes").is_file() || !pids.join("cgroup.procs").is_file()
-        {
+        if !memory.join("memory.limit_in_bytes").is_file() || !pids.join("cgroup.procs").is_file() {
             return None;
         }
         let (memory, pids) = (memory.join("slipway"), pids.join("slipway"));
@@ -267,6 +266,9 @@ mod tests {
         let read = |name: &str| std::fs::read_to_string(root.path().join(&id).join(name)).unwrap();
         assert_eq!(read("memory.max"), "67108864");
         assert_eq!(read("pids.max"), "32");
-        assert_eq!(group.procs_files(), [root.path().join(&id).join("cgroup.procs")]);
+        assert_eq!(
+            group.procs_files(),
+            [root.path().join(&id).join("cgroup.procs")]
+        );
     }
 }

@@ -437,11 +437,10 @@ impl Parts {
     }
 }
 
-/// A root-only directory, emptied of what an earlier run left.
+/// A root-only directory. Each run removes its own files when it ends; a
+/// server that crashed leaves them here, readable by root only. Several
+/// servers may share the data dir, so none empties it.
 fn prepare_runs_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)?;
-    }
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }

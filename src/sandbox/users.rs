@@ -66,7 +66,11 @@ impl Users {
                 let created = create(&name, app_id).await;
                 match lookup(&name, app_id).await? {
                     Some(user) => user,
-                    None => return Err(created.err().unwrap_or_else(|| setup("useradd made no user"))),
+                    None => {
+                        return Err(created
+                            .err()
+                            .unwrap_or_else(|| setup("useradd made no user")))
+                    }
                 }
             }
         };

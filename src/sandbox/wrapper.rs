@@ -36,7 +36,9 @@ const JOIN_SCRIPT: &str =
 const LOAD_SCRIPT: &str = r#". /run/slipway/env && exec "$@""#;
 
 /// System directories, shown read-only (or as the symlinks they are).
-const SYSTEM: [&str; 7] = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const SYSTEM: [&str; 7] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
 
 /// The few files of `/etc` that programs need to start, resolve names and
 /// check certificates. `passwd` and `group` are the run's own.
@@ -354,9 +356,6 @@ mod tests {
             ("BAD-NAME".to_string(), "x".to_string()),
             ("NUL".to_string(), "a\0b".to_string()),
         ]);
-        assert_eq!(
-            render_env(&env),
-            "export A='it'\\''s $HOME `x` \"y\"\nz'\n"
-        );
+        assert_eq!(render_env(&env), "export A='it'\\''s $HOME `x` \"y\"\nz'\n");
     }
 }

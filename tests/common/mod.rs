@@ -348,6 +348,13 @@ fn drop_stale_databases(base: &str) {
     });
 }
 
+/// Whether `slipway serve` can isolate builds and dynos here.
+pub fn can_isolate() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    root && Path::new("/usr/bin/bwrap").exists()
+}
+
 impl Server {
     pub fn start() -> Server {
         ServerBuilder::default().start()
@@ -359,6 +366,13 @@ impl Server {
 
     fn base_command(&self) -> Command {
         let mut cmd = Command::new(BIN);
+        // Isolated where the machine allows it (root with bubblewrap, as in
+        // CI); elsewhere the tests run builds and dynos without it.
+        if can_isolate() {
+            cmd.env_remove("SLIPWAY_NO_SANDBOX");
+        } else {
+            cmd.env("SLIPWAY_NO_SANDBOX", "1");
+        }
         cmd.env("SLIPWAY_DATA_DIR", &self.data_dir)
             .env_remove("SLIPWAY_API_KEY")
             .env_remove("SLIPWAY_SMTP_URL")
@@ -414,6 +428,25 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// `on`, `off` or `unavailable`, as the start-up line says.
+    pub fn isolation(&self) -> String {
+        let log = self.log();
+        let line = log
+            .lines()
+            .rfind(|l| l.contains("slipway listening api="))
+            .expect("start-up line");
+        let field = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("sandbox="))
+            .expect("sandbox= in the start-up line");
+        field.to_string()
     }
 
     /// Stops the server with SIGTERM and waits for it; None when it had to
