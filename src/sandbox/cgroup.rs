@@ -19,15 +19,14 @@ pub enum Hierarchy {
 const ROOT: &str = "/sys/fs/cgroup";
 
 impl Hierarchy {
-    /// The hierarchy of this machine, with the `slipway` group made and
-    /// emptied of groups an earlier run left; None when neither is usable.
+    /// The hierarchy of this machine, with the `slipway` group made; None
+    /// when neither is usable. Groups are not swept at start-up: several
+    /// servers may share the machine, and a fresh group is empty until its
+    /// run joins it.
     pub fn detect() -> Option<Hierarchy> {
         let found = Self::v2(Path::new(ROOT)).or_else(|| Self::v1(Path::new(ROOT)));
         match found {
-            Some(Ok(hierarchy)) => {
-                hierarchy.sweep();
-                Some(hierarchy)
-            }
+            Some(Ok(hierarchy)) => Some(hierarchy),
             Some(Err(error)) => {
                 tracing::warn!(%error, "cgroups are mounted but cannot be used; limits use rlimits");
                 None
@@ -78,21 +77,6 @@ impl Hierarchy {
         match self {
             Hierarchy::V2 { parent } => vec![parent],
             Hierarchy::V1 { memory, pids } => vec![memory, pids],
-        }
-    }
-
-    /// Removes empty run groups an earlier server left behind.
-    fn sweep(&self) {
-        for parent in self.parents() {
-            let Ok(entries) = std::fs::read_dir(parent) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let is_run = uuid::Uuid::parse_str(&entry.file_name().to_string_lossy()).is_ok();
-                if is_run && entry.path().is_dir() {
-                    let _ = std::fs::remove_dir(entry.path());
-                }
-            }
         }
     }
 
