@@ -196,6 +196,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir.join("runtime"),
         logs.clone(),
         Timings::default(),
+        sandbox.clone(),
     ));
     let deployer = Deployer::default();
     let deploy_task = tokio::spawn(deploy::run(

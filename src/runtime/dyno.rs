@@ -12,10 +12,11 @@ use tokio::process::Child;
 use tokio::sync::watch;
 
 use super::logs::{LogBook, MAX_LINE};
-use super::process::{self, Launch};
+use super::process::{self, Launch, SpawnError};
 use super::slug::Dirs;
 use super::{DynoInfo, DynoState, ReleaseSpec, WebTarget};
 use crate::clock;
+use crate::sandbox::{Run, Sandbox, SandboxError};
 
 /// How long the platform waits on a dyno.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +151,7 @@ impl Dyno {
 pub struct Context {
     pub logs: LogBook,
     pub dirs: Dirs,
+    pub sandbox: Sandbox,
     pub timings: Timings,
     /// The unpacked release.
     pub app_dir: PathBuf,
@@ -240,14 +242,20 @@ async fn run_once(dyno: &Dyno, ctx: &Context, control: &mut watch::Receiver<Cont
         }
     };
     let launch = Launch {
+        app_id,
         command: &dyno.command,
         workdir: &workdir,
         config_vars: &dyno.release.env,
         port: dyno.port,
         dyno: &dyno.name,
     };
-    let mut child = match process::spawn(&launch) {
-        Ok(child) => child,
+    let (mut child, run) = match process::spawn(&launch, &ctx.sandbox).await {
+        Ok(started) => started,
+        Err(SpawnError::Sandbox(error @ SandboxError::Unavailable(_))) => {
+            ctx.platform(dyno, &format!("Error: {error}"));
+            ctx.dirs.remove_workdir(&workdir).await;
+            return Ended::Exited(-1);
+        }
         Err(error) => {
             tracing::error!(app.id = %app_id, dyno = %dyno.name, %error, "cannot start a dyno");
             ctx.dirs.remove_workdir(&workdir).await;
@@ -257,14 +265,26 @@ async fn run_once(dyno: &Dyno, ctx: &Context, control: &mut watch::Receiver<Cont
     let pid = child.id();
     pump_output(&mut child, dyno, &ctx.logs);
 
-    let ended = watch_process(&mut child, dyno, ctx, control).await;
+    let ended = watch_process(&mut child, &run, dyno, ctx, control).await;
+    if matches!(ended, Ended::Exited(code) if code != 0) && run.memory_exceeded() {
+        ctx.platform(
+            dyno,
+            &format!(
+                "Error R15 (Memory quota vastly exceeded) -> the dyno reached its memory limit \
+                 of {} MB and its process was killed",
+                run.limits().memory_mb
+            ),
+        );
+    }
     process::kill_leftovers(pid);
+    drop(run);
     ctx.dirs.remove_workdir(&workdir).await;
     ended
 }
 
 async fn watch_process(
     child: &mut Child,
+    run: &Run,
     dyno: &Dyno,
     ctx: &Context,
     control: &mut watch::Receiver<Control>,
@@ -304,7 +324,7 @@ async fn watch_process(
                 } else {
                     continue;
                 };
-                shut_down(child, dyno, ctx).await;
+                shut_down(child, run, dyno, ctx).await;
                 return ended;
             }
         }
@@ -312,7 +332,7 @@ async fn watch_process(
 }
 
 /// Takes the dyno out of the router, lets its requests finish, then stops it.
-async fn shut_down(child: &mut Child, dyno: &Dyno, ctx: &Context) {
+async fn shut_down(child: &mut Child, run: &Run, dyno: &Dyno, ctx: &Context) {
     dyno.set_routable(false);
     if let Some(target) = &dyno.target {
         let deadline = Instant::now() + ctx.timings.grace;
@@ -321,7 +341,7 @@ async fn shut_down(child: &mut Child, dyno: &Dyno, ctx: &Context) {
         }
     }
     ctx.platform(dyno, "Stopping all processes with SIGTERM");
-    let code = process::terminate(child, ctx.timings.grace).await;
+    let code = process::terminate(child, run, ctx.timings.grace).await;
     ctx.platform(dyno, &format!("Process exited with status {code}"));
 }
 

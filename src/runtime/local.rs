@@ -18,6 +18,7 @@ use super::logs::LogBook;
 use super::process;
 use super::slug::Dirs;
 use super::{DynoInfo, Formation, InflightGuard, ReleaseSpec, Runtime, RuntimeError};
+use crate::sandbox::Sandbox;
 
 enum Command {
     Deploy(Arc<ReleaseSpec>, Formation),
@@ -56,6 +57,7 @@ struct Shared {
     logs: LogBook,
     dirs: Dirs,
     timings: Timings,
+    sandbox: Sandbox,
     closed: AtomicBool,
 }
 
@@ -65,8 +67,9 @@ pub struct LocalRuntime {
 }
 
 impl LocalRuntime {
-    /// A runtime keeping releases and dyno directories under `root`.
-    pub fn new(root: PathBuf, logs: LogBook, timings: Timings) -> Self {
+    /// A runtime keeping releases and dyno directories under `root`, running
+    /// each dyno through `sandbox`.
+    pub fn new(root: PathBuf, logs: LogBook, timings: Timings, sandbox: Sandbox) -> Self {
         let dirs = Dirs::new(root);
         dirs.clear_dynos();
         LocalRuntime {
@@ -75,6 +78,7 @@ impl LocalRuntime {
                 logs,
                 dirs,
                 timings,
+                sandbox,
                 closed: AtomicBool::new(false),
             }),
         }
@@ -293,6 +297,7 @@ impl Runner {
         let ctx = Context {
             logs: self.shared.logs.clone(),
             dirs: self.shared.dirs.clone(),
+            sandbox: self.shared.sandbox.clone(),
             timings: self.shared.timings,
             app_dir,
         };

@@ -182,3 +182,6 @@ pub type SharedRuntime = Arc<dyn Runtime>;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sandbox_tests;

@@ -1,10 +1,10 @@
-//! The one place where a dyno's process is spawned and signalled, so that a
-//! sandbox can wrap it here and nowhere else.
+//! The one place where a dyno's process is spawned and signalled.
 //!
-//! Each dyno runs `/bin/sh -c COMMAND` in a process group of its own, with a
-//! cleared environment: only the app's config vars, `PORT`, `DYNO` and a
-//! minimal `PATH`/`HOME`. Nothing of the server's environment (database URL,
-//! SMTP credentials) reaches it.
+//! Each dyno runs `/bin/sh -c COMMAND` through the sandbox (as the app's own
+//! user, in a view of its own directory only, see [`crate::sandbox`]), in a
+//! process group of its own, with a cleared environment: only the app's
+//! config vars, `PORT`, `DYNO` and a minimal `PATH`/`HOME`. Nothing of the
+//! server's environment (database URL, SMTP credentials) reaches it.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -14,13 +14,16 @@ use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use crate::sandbox::{Job, Kind, Run, Sandbox, SandboxError, Sandboxed};
 
 /// `PATH` a dyno starts with, unless its config vars set one.
 const DYNO_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// What a dyno process is started with.
 pub struct Launch<'a> {
+    pub app_id: &'a str,
     pub command: &'a str,
     pub workdir: &'a Path,
     pub config_vars: &'a BTreeMap<String, String>,
@@ -43,20 +46,36 @@ pub fn environment(launch: &Launch<'_>) -> BTreeMap<String, String> {
     env
 }
 
-/// Starts the dyno's command with its stdout and stderr piped.
-pub fn spawn(launch: &Launch<'_>) -> io::Result<Child> {
-    Command::new("/bin/sh")
-        .arg("-c")
-        .arg(launch.command)
-        .env_clear()
-        .envs(environment(launch))
-        .current_dir(launch.workdir)
+/// Why a dyno's process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Starts the dyno's command with its stdout and stderr piped; the [`Run`]
+/// must live until the process has ended.
+pub async fn spawn(launch: &Launch<'_>, sandbox: &Sandbox) -> Result<(Child, Run), SpawnError> {
+    let job = Job {
+        app_id: launch.app_id,
+        kind: Kind::Dyno,
+        program: Path::new("/bin/sh"),
+        args: vec!["-c".into(), launch.command.into()],
+        workdir: launch.workdir,
+        writable: vec![launch.workdir],
+        readable: Vec::new(),
+        env: environment(launch),
+    };
+    let Sandboxed { mut command, run } = sandbox.command(&job).await?;
+    let child = command
         .process_group(0)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .spawn()
+        .spawn()?;
+    Ok((child, run))
 }
 
 /// Sends `signal` to the whole process group the dyno leads.
@@ -67,10 +86,14 @@ fn signal_group(child: &Child, signal: Signal) {
     let _ = killpg(Pid::from_raw(pid), signal);
 }
 
-/// SIGTERM to the group, SIGKILL after `grace`; returns the exit code
-/// (or 128 + signal, as a shell reports it).
-pub async fn terminate(child: &mut Child, grace: Duration) -> i32 {
-    signal_group(child, Signal::SIGTERM);
+/// SIGTERM to the app's processes, SIGKILL to the group after `grace`;
+/// returns the exit code (or 128 + signal, as a shell reports it).
+pub async fn terminate(child: &mut Child, run: &Run, grace: Duration) -> i32 {
+    // Inside a sandbox the group leader is bubblewrap, which would pass a
+    // SIGTERM on as a SIGKILL; the sandbox reaches the app's processes.
+    if !run.terminate_app() {
+        signal_group(child, Signal::SIGTERM);
+    }
     let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => {
@@ -114,6 +137,7 @@ mod tests {
             ("PORT".to_string(), "1".to_string()),
         ]);
         let launch = Launch {
+            app_id: "0b8f8f8e-2d7c-4c63-9b55-4b7b8f7d7f10",
             command: "true",
             workdir: Path::new("/tmp/d"),
             config_vars: &vars,

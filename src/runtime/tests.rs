@@ -9,6 +9,7 @@ use super::dyno::Timings;
 use super::local::LocalRuntime;
 use super::logs::LogBook;
 use super::{DynoState, Formation, ReleaseSpec, Runtime};
+use crate::sandbox::{Sandbox, SandboxArgs};
 
 fn fixture() -> &'static Path {
     Path::new(concat!(
@@ -85,7 +86,10 @@ async fn runs_scales_replaces_restarts_and_stops_dynos() {
         boot_timeout: Duration::from_secs(20),
         ..Timings::default()
     };
-    let runtime = LocalRuntime::new(dir.path().join("runtime"), logs.clone(), timings);
+    // Unsandboxed: the test signals the dyno by the pid it reports, which
+    // inside a sandbox is that of its own pid namespace.
+    let sandbox = Sandbox::off(SandboxArgs::defaults());
+    let runtime = LocalRuntime::new(dir.path().join("runtime"), logs.clone(), timings, sandbox);
 
     // One web dyno by default, with its own environment.
     runtime.deploy(spec(make_slug(dir.path(), "v1"), 1), web(1));

@@ -96,6 +96,16 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
+    /// The defaults of `slipway serve` (and what the environment sets).
+    pub fn defaults() -> SandboxArgs {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            sandbox: SandboxArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["slipway"]).sandbox
+    }
+
     fn limits(&self, kind: Kind) -> Limits {
         match kind {
             Kind::Build => Limits {
