@@ -6,6 +6,11 @@
 
 use std::fmt;
 
+use sqlx::AnyConnection;
+
+use crate::store::apps::App;
+use crate::store::{collaborators, StoreResult};
+
 /// How an account relates to an app. The order matters: a higher role may do
 /// everything a lower one may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,6 +37,7 @@ pub enum Action {
     RemoveCollaborator,
     Leave,
     Deploy,
+    FetchCode,
     ReadConfig,
     ChangeConfig,
     Scale,
@@ -75,6 +81,7 @@ impl Action {
             Action::RemoveCollaborator => "remove collaborators",
             Action::Leave => "leave the app",
             Action::Deploy => "deploy",
+            Action::FetchCode => "clone or fetch the code",
             Action::ReadConfig => "read config vars",
             Action::ChangeConfig => "change config vars",
             Action::Scale => "scale",
@@ -120,6 +127,20 @@ impl fmt::Display for Denied {
     }
 }
 
+/// How the account relates to the app, read fresh from the store so that a
+/// revoked collaborator is refused at once.
+pub async fn role_of(
+    conn: &mut AnyConnection,
+    app: &App,
+    account_id: &str,
+) -> StoreResult<Option<Role>> {
+    if app.owner_id == account_id {
+        return Ok(Some(Role::Owner));
+    }
+    let collaborates = collaborators::is_collaborator(conn, &app.id, account_id).await?;
+    Ok(collaborates.then_some(Role::Collaborator))
+}
+
 /// Decides whether an account with `role` on the app (None: no link) may do `action`.
 pub fn authorize(
     role: Option<Role>,
@@ -161,6 +182,7 @@ mod tests {
             Action::RemoveCollaborator,
             Action::Leave,
             Action::Deploy,
+            Action::FetchCode,
             Action::ReadConfig,
             Action::ChangeConfig,
             Action::Scale,

@@ -100,9 +100,9 @@ async fn advisory_lock(options: &AnyConnectOptions, app_id: &str) -> StoreResult
     let mut conn = options.connect().await?;
     // Lets the server notice a waiter that went away (PostgreSQL 14 and
     // later); elsewhere the setting is unknown and the wait simply runs on.
-    let _ = sqlx::raw_sql("SET client_connection_check_interval = '1s'")
-        .execute(&mut conn)
-        .await;
+    // (A plain `execute`, not `raw_sql`, keeps this future `Send` for the
+    // spawned tasks that take locks.)
+    let _ = sqlx::Executor::execute(&mut conn, "SET client_connection_check_interval = '1s'").await;
     sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
         .bind(APP_LOCK_CLASS)
         .bind(app_id)

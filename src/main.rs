@@ -15,14 +15,17 @@ mod admin;
 mod api;
 mod app_config;
 mod billing;
+mod build;
 mod cli;
 mod clock;
 mod deploy;
 mod email;
+mod git;
 mod invitations;
 mod locks;
 mod mail;
 mod names;
+mod releases;
 mod router;
 mod runtime;
 mod sandbox;
@@ -57,6 +60,9 @@ enum Command {
     Serve(Box<server::ServeArgs>),
     /// Operator commands on the local data dir or database.
     Admin(admin::AdminArgs),
+    /// Run by git during a push; hands the push to the server.
+    #[command(name = "git-hook", hide = true)]
+    GitHook(git::hook::HookArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -79,6 +85,7 @@ fn main() {
             runtime().and_then(|rt| rt.block_on(server::run(*args)))
         }
         Command::Admin(args) => runtime().and_then(|rt| rt.block_on(admin::run(args))),
+        Command::GitHook(args) => git::hook::run(args),
         Command::Client(command) => cli::run(command),
     };
     if let Err(error) = result {

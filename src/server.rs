@@ -1,5 +1,6 @@
 //! `slipway serve`: opens the store, starts the workers and serves the API.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::api::logs::LogSessions;
 use crate::api::{self, AppState};
 use crate::clock;
 use crate::deploy::{self, Deployer};
+use crate::git::{Git, GitConfig};
 use crate::mail::{self, MailQueue, Transport};
 use crate::router::{self, RouterState};
 use crate::runtime::dyno::Timings;
@@ -76,6 +78,12 @@ pub struct ServeArgs {
     /// TLS certificate chain (PEM) for the API and git.
     #[arg(long, env = "SLIPWAY_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
+    /// Largest push (request body) accepted, in bytes.
+    #[arg(long, env = "SLIPWAY_MAX_PUSH_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_push_bytes: u64,
+    /// Longest a git request, including the build of a push, may take, in seconds.
+    #[arg(long, env = "SLIPWAY_GIT_TIMEOUT", default_value_t = 900)]
+    pub git_timeout: u64,
     /// TLS private key (PEM).
     #[arg(long, env = "SLIPWAY_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
@@ -219,6 +227,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         router_state,
         closed(shutdown_rx.clone()),
     ));
+    // The push hooks reach the server on a loopback port of their own, in
+    // plain HTTP whatever the public listener speaks.
+    let hook_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("cannot listen on loopback for the push hooks")?;
+    let hook_addr = hook_listener.local_addr()?;
+    let git = Git::new(
+        &data_dir,
+        GitConfig {
+            max_push_bytes: args.max_push_bytes,
+            timeout: Duration::from_secs(args.git_timeout.max(1)),
+            hook_base_url: format!("http://{hook_addr}"),
+            hook_bin: std::env::current_exe().context("cannot find the slipway binary")?,
+        },
+    )
+    .with_context(|| format!("cannot set up git under {}", data_dir.display()))?;
 
     let state = AppState {
         store: store.clone(),
@@ -230,8 +254,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         logs,
         log_sessions: LogSessions::new(shutdown_rx.clone()),
         deployer,
+        git,
     };
-    let app = api::router(state);
+    let app = api::router(state.clone());
+    let hooks = api::hook_router(state);
+    let mut hooks_stop = shutdown_rx.clone();
+    let hook_server = tokio::spawn(async move {
+        let stop = async move {
+            let _ = hooks_stop.changed().await;
+        };
+        axum::serve(hook_listener, hooks)
+            .with_graceful_shutdown(stop)
+            .await
+    });
 
     tracing::info!(
         api = %public_url,
@@ -276,6 +311,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::join!(router_drained, runtime.shutdown());
     let _ = deploy_task.await;
     let _ = mail_worker.await;
+    let _ = hook_server.await;
     tracing::info!("slipway stopped");
     Ok(())
 }

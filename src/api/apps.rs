@@ -138,6 +138,10 @@ pub async fn create(
         .await?
         .ok_or_else(ApiError::internal)?;
     tx.commit().await?;
+    // A repository that cannot be made now is made by the first push or clone.
+    if let Err(error) = state.git.repository(&app.id).await {
+        tracing::warn!(app.id = %app.id, %error, "cannot create the app's repository yet");
+    }
 
     tracing::info!(app.id = %app.id, app.name = %app.name, "app created");
     Ok((StatusCode::CREATED, Json(app_json(&app, &state.settings))))
@@ -243,6 +247,7 @@ pub async fn destroy(State(state): State<AppState>, member: AppMember) -> ApiRes
     tx.commit().await?;
     state.runtime.stop_app(&app.id);
     state.logs.forget(&app.id);
+    state.git.remove_app(&state.store, &app.id).await;
 
     tracing::info!(app.id = %app.id, app.name = %app.name, "app deleted");
     Ok(Json(app_json(&app, &state.settings)))

@@ -16,7 +16,6 @@ use crate::names;
 use crate::secrets;
 use crate::store::accounts::{self, Account};
 use crate::store::apps::{self, App};
-use crate::store::collaborators;
 use crate::store::Store;
 
 /// Credentials as sent: a bearer token, or HTTP Basic (user, password).
@@ -107,12 +106,8 @@ impl FromRequestParts<AppState> for Caller {
 /// The caller's link to an existing app, looked up fresh on every request so
 /// that a revoked collaborator is refused at once.
 pub async fn role_on(store: &Store, app: &App, account_id: &str) -> ApiResult<Option<Role>> {
-    if app.owner_id == account_id {
-        return Ok(Some(Role::Owner));
-    }
     let mut conn = store.read().await?;
-    let collaborates = collaborators::is_collaborator(&mut conn, &app.id, account_id).await?;
-    Ok(collaborates.then_some(Role::Collaborator))
+    Ok(access::role_of(&mut conn, app, account_id).await?)
 }
 
 /// An authenticated caller with some role on the app in the `{app}` path

@@ -13,12 +13,14 @@ pub mod config_vars;
 pub mod dynos;
 pub mod error;
 pub mod formation;
+pub mod git_http;
 pub mod heroku_compat;
 pub mod invoices;
 pub mod logs;
 pub mod path;
 pub mod range;
 pub mod rate_limit;
+pub mod releases;
 pub mod signup;
 mod signup_page;
 pub mod transfers;
@@ -35,6 +37,7 @@ use axum::Router;
 
 use crate::addons::catalog::Catalog;
 use crate::deploy::Deployer;
+use crate::git::Git;
 use crate::mail::MailQueue;
 use crate::runtime::logs::LogBook;
 use crate::runtime::SharedRuntime;
@@ -53,6 +56,7 @@ pub struct AppState {
     pub logs: LogBook,
     pub log_sessions: logs::LogSessions,
     pub deployer: Deployer,
+    pub git: Git,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -159,8 +163,21 @@ pub fn router(state: AppState) -> Router {
             get(signup::show).post(signup::accept),
         )
         .route("/signup", post(signup::by_address))
+        .route("/apps/{app}/releases", get(releases::list))
+        .route("/apps/{app}/releases/{release}", get(releases::show))
+        .route("/{repo}/info/refs", get(git_http::info_refs))
+        .route("/{repo}/git-upload-pack", post(git_http::upload_pack))
+        .route("/{repo}/git-receive-pack", post(git_http::receive_pack))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// What the push hooks call, served on a loopback port of its own.
+pub fn hook_router(state: AppState) -> Router {
+    Router::new()
+        .route("/internal/git/hooks/{hook}", post(git_http::hook))
         .layer(axum::middleware::from_fn(request_context))
         .with_state(state)
 }

@@ -7,6 +7,7 @@ mod billing;
 mod client;
 mod config;
 mod dynos;
+mod git;
 mod logs;
 mod netrc;
 mod output;
@@ -165,6 +166,15 @@ pub enum ClientCommand {
     /// Shows who changed what on an app.
     #[command(name = "activity")]
     Activity(apps::ActivityArgs),
+    /// Adds or updates a git remote that pushes to an app.
+    #[command(name = "git:remote")]
+    GitRemote(git::RemoteArgs),
+    /// Clones an app's repository and sets its remote.
+    #[command(name = "git:clone")]
+    GitClone(git::CloneArgs),
+    /// Lists an app's releases, newest first.
+    #[command(name = "releases")]
+    Releases(git::ReleasesArgs),
 }
 
 pub fn run(command: ClientCommand) -> anyhow::Result<()> {
@@ -205,6 +215,9 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::ConfigGet(args) => config::get(args),
         ClientCommand::ConfigSet(args) => config::set(args),
         ClientCommand::ConfigUnset(args) => config::unset(args),
+        ClientCommand::GitRemote(args) => git::remote(args),
+        ClientCommand::GitClone(args) => git::clone(args),
+        ClientCommand::Releases(args) => git::releases(args),
     }
 }
 

@@ -136,3 +136,38 @@ pub async fn set_owner(
         .await?;
     Ok(())
 }
+
+/// Finds an app by its name only (git URLs address apps by name).
+pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<App>> {
+    let sql = format!("{APP_SELECT} WHERE p.name = $1");
+    let row = sqlx::query(&sql).bind(name).fetch_optional(conn).await?;
+    row.as_ref().map(app_from_row).transpose()
+}
+
+/// Stamps a new release on the app. Being the first write of a release
+/// transaction, it also locks the app's row on PostgreSQL, so that two
+/// releases of one app are numbered one after the other.
+pub async fn mark_released(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE apps SET released_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the sizes of the app's repository and current slug, in bytes.
+pub async fn set_sizes(
+    conn: &mut AnyConnection,
+    id: &str,
+    repo_size: i64,
+    slug_size: i64,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE apps SET repo_size = $1, slug_size = $2 WHERE id = $3")
+        .bind(repo_size)
+        .bind(slug_size)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

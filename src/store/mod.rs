@@ -16,6 +16,7 @@ pub mod deployments;
 pub mod formation;
 pub mod invitations;
 pub mod outbox;
+pub mod releases;
 pub mod transfers;
 pub mod usage;
 
@@ -137,6 +138,10 @@ static SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0001_core.sql"),
     ),
     (
+        "0002_releases",
+        include_str!("../../migrations/sqlite/0002_releases.sql"),
+    ),
+    (
         "0003_invitations",
         include_str!("../../migrations/sqlite/0003_invitations.sql"),
     ),
@@ -153,6 +158,10 @@ static POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_core",
         include_str!("../../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        "0002_releases",
+        include_str!("../../migrations/postgres/0002_releases.sql"),
     ),
     (
         "0003_invitations",

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod cast;
+pub mod git;
 pub mod heroku;
 pub mod inspect;
 pub mod schema;
