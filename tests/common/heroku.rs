@@ -222,6 +222,16 @@ impl<'a> HerokuCli<'a> {
     }
 }
 
+impl Drop for HerokuCli<'_> {
+    /// Says how many responses were validated, per resource (shown with
+    /// `--nocapture`).
+    fn drop(&mut self) {
+        let counts = self.validated.borrow();
+        let total: usize = counts.values().sum();
+        eprintln!("heroku CLI responses validated against the schema: {total} {counts:?}");
+    }
+}
+
 /// Runs a command with no stdin and kills it if it outlives two minutes.
 pub fn run_bounded(mut cmd: Command, what: &str) -> CliRun {
     let out_dir = tempfile::tempdir().unwrap();
