@@ -449,6 +449,24 @@ fn info_config_scaling_addons_and_transfer_through_the_heroku_cli() {
         "web=2:Basic"
     );
 
+    // ps, ps:restart and logs before anything was deployed: no dynos yet,
+    // and the restart shows in the app's log.
+    let ps = bob.ok(&["ps", "-a", "busy-app"]);
+    assert!(ps.stdout.contains("No dynos on busy-app"), "{ps:?}");
+    let restart = bob.ok(&["ps:restart", "-a", "busy-app"]);
+    assert!(
+        restart
+            .stderr
+            .contains("Restarting all dynos on busy-app... done"),
+        "{restart:?}"
+    );
+    let logs = alice.ok(&["logs", "-a", "busy-app"]);
+    assert!(
+        logs.stdout
+            .contains("app[api]: Restart all dynos by user bob@example.com"),
+        "{logs:?}"
+    );
+
     // addons:create (free, by a collaborator), addons, addons:destroy.
     let create = bob.ok(&[
         "addons:create",
