@@ -184,12 +184,6 @@ fn rows() -> Vec<Row> {
         })
         .at("/oauth/sessions/any"),
         row("GET", "/apps", anyone(200)),
-        row("GET", "/account/keys", anyone(200)),
-        row("GET", "/apps/{app}/pipeline-couplings", {
-            let nf = || not_found("demo-app is not in a pipeline.");
-            [nf(), nf(), no_access(), no_access(), anonymous(), nf()]
-        }),
-        row("GET", "/apps/{app}/dynos", members(200)),
         // Restarting changes processes, not the store.
         row("DELETE", "/apps/{app}/dynos", members(202)).reads_only(),
         row("GET", "/apps/{app}/dynos/{dyno}", no_dyno()).at("/apps/{app}/dynos/web.1"),
