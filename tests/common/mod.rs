@@ -61,6 +61,11 @@ impl ServerBuilder {
         self
     }
 
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
     /// Uses this database instead of a fresh one (two nodes, one store).
     pub fn database_url(mut self, url: &str) -> Self {
         self.database_url = Some(url.to_string());
