@@ -241,6 +241,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             hook_base_url: format!("http://{hook_addr}"),
             hook_bin: std::env::current_exe().context("cannot find the slipway binary")?,
         },
+        sandbox.clone(),
     )
     .with_context(|| format!("cannot set up git under {}", data_dir.display()))?;
 

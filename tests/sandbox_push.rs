@@ -155,19 +155,28 @@ fn build_and_web_dyno_are_refused_everything_outside_their_app() {
         &["main"],
     );
     assert!(pushed, "{out}");
-    assert!(out.contains("remote: -----> Probing from the build"), "{out}");
+    assert!(
+        out.contains("remote: -----> Probing from the build"),
+        "{out}"
+    );
     assert_all_blocked(&out, "build");
     answers(&server, &alice);
 
     // The web dyno reports through its answer.
     let report = wait_for(Duration::from_secs(90), || {
-        through_router(&web_url).filter(|(status, body)| *status == 200 && body.contains("probe web"))
+        through_router(&web_url)
+            .filter(|(status, body)| *status == 200 && body.contains("probe web"))
     });
-    let (_, body) = report.unwrap_or_else(|| panic!("the web dyno never answered:\n{}", server.log()));
+    let (_, body) =
+        report.unwrap_or_else(|| panic!("the web dyno never answered:\n{}", server.log()));
     assert_all_blocked(&body, "web");
     answers(&server, &alice);
     planted_nowhere(&server.data_dir);
-    assert!(server.log().contains("created the app's user"), "{}", server.log());
+    assert!(
+        server.log().contains("created the app's user"),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -186,13 +195,19 @@ fn a_dyno_at_its_memory_limit_is_restarted_and_the_log_says_why() {
     let repo = git.new_repo("hog");
     std::fs::copy(fixture().join("hog.py"), repo.join("hog.py")).unwrap();
     git.commit(&repo, "Procfile", "hog: python3 hog.py\n", "hog");
-    let (pushed, out) = git.push(&repo, &url_with_key(&server.url, &alice, "hog-app"), &["main"]);
+    let (pushed, out) = git.push(
+        &repo,
+        &url_with_key(&server.url, &alice, "hog-app"),
+        &["main"],
+    );
     assert!(pushed, "{out}");
     let scaled = api.patch("/apps/hog-app/formation/hog", json!({ "quantity": 1 }));
     assert_eq!(scaled.status, 200, "{}", scaled.text);
 
     let logs = wait_for(Duration::from_secs(90), || {
-        let out = run(server.cli(Some(&alice)).args(["logs", "-a", "hog-app", "-n", "500"]));
+        let out = run(server
+            .cli(Some(&alice))
+            .args(["logs", "-a", "hog-app", "-n", "500"]));
         let text = stdout(&out);
         let restarted = text.matches("heroku[hog.1]: Starting process").count() >= 2;
         (restarted && text.contains("Error R15")).then_some(text)
@@ -205,7 +220,61 @@ fn a_dyno_at_its_memory_limit_is_restarted_and_the_log_says_why() {
         ),
         "{text}"
     );
-    assert!(text.contains("heroku[hog.1]: Process exited with status 137"), "{text}");
+    assert!(
+        text.contains("heroku[hog.1]: Process exited with status 137"),
+        "{text}"
+    );
     assert!(text.contains("State changed from up to crashed"), "{text}");
+    answers(&server, &alice);
+}
+
+#[test]
+fn a_buildpack_cannot_be_taken_from_the_data_dir() {
+    let server = Server::start();
+    let alice = server.create_user("alice@example.com");
+    let api = server.api(&alice);
+    let git = GitUser::new("alice");
+    let victim = api.post("/apps", json!({ "name": "victim-app" }));
+    let victim_id = victim.body["id"].as_str().unwrap().to_string();
+    let victim_repo = git.new_repo("victim");
+    let (pushed, out) = git.push(
+        &victim_repo,
+        &url_with_key(&server.url, &alice, "victim-app"),
+        &["main"],
+    );
+    assert!(pushed, "{out}");
+
+    // Another app's repository, by file URL and as a directory.
+    let repo = server
+        .data_dir
+        .join("repos")
+        .join(format!("{victim_id}.git"));
+    assert_eq!(
+        api.post("/apps", json!({ "name": "thief-app" })).status,
+        201
+    );
+    let thief = git.new_repo("thief");
+    let url = url_with_key(&server.url, &alice, "thief-app");
+    for buildpack in [
+        format!("file://{}", repo.display()),
+        format!(
+            "file://{}/../repos/{victim_id}.git",
+            server.data_dir.join("slugs").display()
+        ),
+        repo.display().to_string(),
+    ] {
+        let config = api.patch(
+            "/apps/thief-app/config-vars",
+            json!({ "BUILDPACK_URL": buildpack }),
+        );
+        assert_eq!(config.status, 200, "{}", config.text);
+        git.commit(&thief, "README", &buildpack, "another try");
+        let (pushed, out) = git.push(&thief, &url, &["main"]);
+        assert!(!pushed, "{buildpack}: {out}");
+        assert!(
+            out.contains("BUILDPACK_URL cannot name a place inside the server's data dir."),
+            "{buildpack}: {out}"
+        );
+    }
     answers(&server, &alice);
 }

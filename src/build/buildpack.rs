@@ -1,12 +1,30 @@
 //! Buildpacks in Heroku's format: `bin/detect BUILD`, `bin/compile BUILD
 //! CACHE ENV`, and optionally `bin/release BUILD` for default process types.
+//!
+//! Each of them is the app's code, so each runs in the sandbox as the app's
+//! own user: it may change the build dir and the app's cache, and read the
+//! buildpack and the config vars (ENV_DIR); nothing else of the server shows.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use tokio::process::Command;
 
 use super::{internal, procfile, run_quietly, run_streaming, BuildError, BuildJob, Progress};
+use crate::sandbox::{Job, Kind, Run, SandboxError, Sandboxed};
+
+/// `PATH` of the buildpack's programs.
+const BUILD_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The directories a buildpack's programs work with.
+struct Dirs<'a> {
+    buildpack: &'a Path,
+    app: &'a Path,
+    cache: &'a Path,
+    env: &'a Path,
+}
 
 /// Runs the buildpack named by `url` on `app_dir`; returns its default
 /// process types.
@@ -17,32 +35,51 @@ pub async fn run(
     app_dir: &Path,
     progress: &Progress,
 ) -> Result<BTreeMap<String, String>, BuildError> {
-    let dir = fetch(job, url, scratch, progress).await?;
-    let name = detect(job, &dir, app_dir).await?;
-    progress.step(format!("{name} app detected")).await;
-
+    let buildpack = fetch(job, url, scratch, progress).await?;
     let cache = job
         .layout
         .cache(job.app_id)
         .ok_or_else(|| internal("app id is not a UUID"))?;
     tokio::fs::create_dir_all(&cache).await.map_err(internal)?;
     let env_dir = write_env_dir(&job.config, scratch).await?;
-    let mut compile = buildpack_command(job, &dir.join("bin/compile"));
-    compile.arg(app_dir).arg(&cache).arg(&env_dir);
-    if !run_streaming(compile, job.deadline, progress).await? {
-        return Err(BuildError::Failed(format!("Failed to compile {name} app.")));
-    }
+    let dirs = Dirs {
+        buildpack: &buildpack,
+        app: app_dir,
+        cache: &cache,
+        env: &env_dir,
+    };
+    let name = detect(job, &dirs).await?;
+    progress.step(format!("{name} app detected")).await;
 
-    let release = dir.join("bin/release");
-    if !release.is_file() {
+    let (compile, run) = step(job, &dirs, "bin/compile", &[app_dir, &cache, &env_dir]).await?;
+    if !run_streaming(compile, job.deadline, progress).await? {
+        return Err(BuildError::Failed(failure(
+            &run,
+            &format!("Failed to compile {name} app."),
+        )));
+    }
+    drop(run);
+
+    if !buildpack.join("bin/release").is_file() {
         return Ok(BTreeMap::new());
     }
-    let mut cmd = buildpack_command(job, &release);
-    cmd.arg(app_dir);
-    let yaml = run_quietly(cmd, job.deadline)
+    let (release, run) = step(job, &dirs, "bin/release", &[app_dir]).await?;
+    let yaml = run_quietly(release, job.deadline)
         .await
-        .map_err(|_| BuildError::Failed("The buildpack's bin/release failed.".into()))?;
+        .map_err(|_| BuildError::Failed(failure(&run, "The buildpack's bin/release failed.")))?;
     Ok(procfile::release_defaults(&String::from_utf8_lossy(&yaml)))
+}
+
+/// Why a step failed, naming the memory limit when that is what ended it.
+fn failure(run: &Run, otherwise: &str) -> String {
+    if run.memory_exceeded() {
+        format!(
+            "The build was stopped: it reached its memory limit of {} MB.",
+            run.limits().memory_mb
+        )
+    } else {
+        otherwise.to_string()
+    }
 }
 
 /// The buildpack's directory: a local path as given, or a shallow clone.
@@ -54,7 +91,17 @@ async fn fetch(
 ) -> Result<PathBuf, BuildError> {
     let local = Path::new(url);
     if local.is_absolute() && local.is_dir() {
+        refuse_platform_path(job, local)?;
         return Ok(local.to_path_buf());
+    }
+    if let Ok(path) = url::Url::parse(url).and_then(|u| {
+        if u.scheme() == "file" {
+            u.to_file_path().map_err(|_| url::ParseError::EmptyHost)
+        } else {
+            Err(url::ParseError::EmptyHost)
+        }
+    }) {
+        refuse_platform_path(job, &path)?;
     }
     let allowed = ["https://", "http://", "file://"];
     if !allowed.iter().any(|scheme| url.starts_with(scheme)) {
@@ -76,23 +123,36 @@ async fn fetch(
     Ok(dir)
 }
 
+/// A buildpack must not be taken from the data dir: that would hand the
+/// build another app's repository or files.
+fn refuse_platform_path(job: &BuildJob<'_>, path: &Path) -> Result<(), BuildError> {
+    let data_dir = job.layout.data_dir();
+    let inside = |p: &Path| p.starts_with(data_dir);
+    let resolved = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if inside(path) || inside(&resolved) {
+        return Err(BuildError::Failed(
+            "BUILDPACK_URL cannot name a place inside the server's data dir.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `bin/detect`; its first output line names the app's kind.
-async fn detect(job: &BuildJob<'_>, dir: &Path, app_dir: &Path) -> Result<String, BuildError> {
-    let script = dir.join("bin/detect");
-    if !script.is_file() {
+async fn detect(job: &BuildJob<'_>, dirs: &Dirs<'_>) -> Result<String, BuildError> {
+    if !dirs.buildpack.join("bin/detect").is_file() {
         return Err(BuildError::Failed(
             "The buildpack has no bin/detect; it is not in the buildpack format.".into(),
         ));
     }
-    let mut cmd = buildpack_command(job, &script);
-    cmd.arg(app_dir);
+    let (cmd, run) = step(job, dirs, "bin/detect", &[dirs.app]).await?;
     let out = run_quietly(cmd, job.deadline)
         .await
         .map_err(|error| match error {
             BuildError::TimedOut => BuildError::TimedOut,
-            _ => BuildError::Failed(
-                "App not compatible with the buildpack (bin/detect refused it).".into(),
-            ),
+            _ => BuildError::Failed(failure(
+                &run,
+                "App not compatible with the buildpack (bin/detect refused it).",
+            )),
         })?;
     let name = String::from_utf8_lossy(&out)
         .lines()
@@ -123,10 +183,44 @@ async fn write_env_dir(
     Ok(dir)
 }
 
-/// A buildpack program with the build's environment.
-fn buildpack_command(job: &BuildJob<'_>, program: &Path) -> Command {
-    let mut cmd = job.env.command(&program.to_string_lossy());
-    cmd.env("STACK", "heroku-24")
-        .env("SOURCE_VERSION", job.commit);
-    cmd
+/// One of the buildpack's programs, with the build's environment, ready to
+/// run in the sandbox; the [`Run`] must live until it has ended.
+async fn step(
+    job: &BuildJob<'_>,
+    dirs: &Dirs<'_>,
+    program: &str,
+    args: &[&Path],
+) -> Result<(Command, Run), BuildError> {
+    let program = dirs.buildpack.join(program);
+    let app = dirs.app.display().to_string();
+    let env = [
+        ("PATH", BUILD_PATH),
+        ("HOME", app.as_str()),
+        ("LANG", "C.UTF-8"),
+        ("STACK", "heroku-24"),
+        ("SOURCE_VERSION", job.commit),
+    ];
+    let sandboxed = Job {
+        app_id: job.app_id,
+        kind: Kind::Build,
+        program: &program,
+        args: args.iter().map(|a| OsString::from(a.as_os_str())).collect(),
+        workdir: dirs.app,
+        writable: vec![dirs.app, dirs.cache],
+        readable: vec![dirs.buildpack, dirs.env],
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let Sandboxed { mut command, run } =
+        job.sandbox
+            .command(&sandboxed)
+            .await
+            .map_err(|error| match error {
+                SandboxError::Unavailable(_) => BuildError::Failed(error.to_string()),
+                other => internal(other),
+            })?;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    Ok((command, run))
 }

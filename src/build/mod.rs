@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::git::process::ProcessEnv;
 use crate::git::repo::Layout;
+use crate::sandbox::Sandbox;
 
 /// Lines of build output on their way to the pusher.
 #[derive(Clone)]
@@ -65,6 +66,8 @@ pub struct BuildJob<'a> {
     /// The app's config vars; `BUILDPACK_URL` among them picks the buildpack.
     pub config: BTreeMap<String, String>,
     pub deadline: Instant,
+    /// Where the buildpack's programs run.
+    pub sandbox: &'a Sandbox,
 }
 
 /// A finished slug, stored at `path`.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sandbox::Sandbox;
 use crate::store::Store;
 use process::ProcessEnv;
 use repo::Layout;
@@ -41,11 +42,13 @@ pub struct GitInner {
     pub layout: Layout,
     pub env: ProcessEnv,
     pub sessions: push::Sessions,
+    /// Where builds run the app's code.
+    pub sandbox: Sandbox,
 }
 
 impl Git {
     /// Sets up the git data under `data_dir` (hooks, a home for git).
-    pub fn new(data_dir: &Path, config: GitConfig) -> io::Result<Git> {
+    pub fn new(data_dir: &Path, config: GitConfig, sandbox: Sandbox) -> io::Result<Git> {
         let layout = Layout::new(data_dir);
         repo::install_hooks(&layout)?;
         std::fs::create_dir_all(layout.builds())?;
@@ -56,6 +59,7 @@ impl Git {
                 layout,
                 env,
                 sessions: push::Sessions::default(),
+                sandbox,
             }),
         })
     }

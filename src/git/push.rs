@@ -379,6 +379,7 @@ async fn run_build(
         env: &cx.git.env,
         config: app_config(cx.store, &app.id).await?,
         deadline: tokio::time::Instant::now() + cx.git.config.timeout,
+        sandbox: &cx.git.sandbox,
     };
     build::build(&job, progress)
         .await

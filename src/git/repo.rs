@@ -39,6 +39,10 @@ impl Layout {
         Some(self.root.join("build-cache").join(checked_id(app_id)?))
     }
 
+    pub fn data_dir(&self) -> &Path {
+        &self.root
+    }
+
     /// Scratch space for builds, emptied as each build ends.
     pub fn builds(&self) -> PathBuf {
         self.root.join("builds")
