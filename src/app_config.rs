@@ -132,8 +132,24 @@ pub async fn apply(
     let applied = Applied { vars, set, unset };
     if applied.changed() {
         record(tx, app, actor, &applied, now).await?;
+        // Every config change is a release, as clients such as the Heroku
+        // CLI's config:set expect (they print the new version).
+        let description = release_description(&applied);
+        crate::releases::create_release(tx, app, actor, &description, None, now).await?;
     }
     Ok(applied)
+}
+
+/// "Set A, B config vars", "Remove C config vars", or both.
+fn release_description(applied: &Applied) -> String {
+    let mut parts = Vec::new();
+    if !applied.set.is_empty() {
+        parts.push(format!("Set {}", applied.set.join(", ")));
+    }
+    if !applied.unset.is_empty() {
+        parts.push(format!("Remove {}", applied.unset.join(", ")));
+    }
+    format!("{} config vars", parts.join(" and "))
 }
 
 async fn record(

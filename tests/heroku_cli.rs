@@ -531,3 +531,103 @@ fn info_config_scaling_addons_and_transfer_through_the_heroku_cli() {
         "{apps:?}"
     );
 }
+
+#[test]
+fn git_push_clone_releases_and_config_changes_through_the_heroku_cli() {
+    let server = tls_server();
+    let alice_key = server.create_user("alice@example.com");
+    let bob_key = server.create_user("bob@example.com");
+    let alice = HerokuCli::new(&server, "alice", Some(&alice_key));
+    let bob = HerokuCli::new(&server, "bob", Some(&bob_key));
+    let api = server.api(&alice_key);
+    alice.ok(&["apps:create", "deploy-app"]);
+    alice.ok(&["access:add", "bob@example.com", "-a", "deploy-app"]);
+    let releases = || get_valid(&api, "/apps/deploy-app/releases");
+
+    // git:remote, then a plain `git push heroku main` authenticated by the
+    // credential helper the CLI registered.
+    let repo = server.dir.path().join("deploy-app");
+    std::fs::create_dir_all(&repo).unwrap();
+    assert!(git(&repo, &alice, &["init", "-q", "-b", "main"]).success());
+    std::fs::write(repo.join("Procfile"), "web: python3 -m http.server $PORT\n").unwrap();
+    assert!(git(&repo, &alice, &["add", "."]).success());
+    assert!(git(&repo, &alice, &["commit", "-q", "-m", "first"]).success());
+    alice.ok_in(&repo, &["git:remote", "-a", "deploy-app"]);
+    let helper = git(
+        &repo,
+        &alice,
+        &["config", "--global", "--get-regexp", "credential"],
+    );
+    assert!(
+        helper.stdout.contains("heroku git:credentials"),
+        "{helper:?}"
+    );
+    let push = git(&repo, &alice, &["push", "heroku", "main"]);
+    assert!(push.success(), "{push:?}");
+    assert!(push.stderr.contains("Released v1"), "{push:?}");
+    assert_eq!(releases().as_array().unwrap().len(), 1);
+
+    // releases
+    let listed = alice.ok(&["releases", "-a", "deploy-app"]);
+    assert!(
+        listed
+            .stdout
+            .contains("=== deploy-app Releases - Current: v1"),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.contains("v1") && l.contains("alice@example.com")),
+        "{listed:?}"
+    );
+
+    // A collaborator clones with git:clone and pushes back.
+    let bob_dir = server.dir.path().join("bob-work");
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    bob.ok_in(&bob_dir, &["git:clone", "-a", "deploy-app"]);
+    let clone = bob_dir.join("deploy-app");
+    assert!(
+        clone.join("Procfile").is_file(),
+        "git:clone made no work tree"
+    );
+    std::fs::write(clone.join("bob.txt"), "bob\n").unwrap();
+    assert!(git(&clone, &bob, &["add", "."]).success());
+    assert!(git(&clone, &bob, &["commit", "-q", "-m", "bob's change"]).success());
+    let push = git(&clone, &bob, &["push", "heroku", "main"]);
+    assert!(push.success(), "{push:?}");
+    let newest = bob.ok(&["releases", "-a", "deploy-app"]);
+    assert!(newest.stdout.contains("Current: v2"), "{newest:?}");
+    assert!(
+        newest
+            .stdout
+            .lines()
+            .any(|l| l.contains("v2") && l.contains("bob@example.com")),
+        "{newest:?}"
+    );
+
+    // config:set and config:unset make releases and say which.
+    let set = alice.ok(&["config:set", "GREETING=hello world", "-a", "deploy-app"]);
+    assert!(
+        set.stderr
+            .contains("Setting GREETING and restarting deploy-app... done, v3"),
+        "{set:?}"
+    );
+    assert!(set.stdout.contains("GREETING: hello world"), "{set:?}");
+    assert_eq!(
+        get_valid(&api, "/apps/deploy-app/config-vars")["GREETING"],
+        "hello world"
+    );
+    let unset = alice.ok(&["config:unset", "GREETING", "-a", "deploy-app"]);
+    assert!(
+        unset
+            .stderr
+            .contains("Unsetting GREETING and restarting deploy-app... done, v4"),
+        "{unset:?}"
+    );
+    assert!(get_valid(&api, "/apps/deploy-app/config-vars")
+        .get("GREETING")
+        .is_none());
+    assert_eq!(releases().as_array().unwrap().len(), 4);
+}
