@@ -43,3 +43,44 @@ fn no_sandbox_turns_isolation_off_on_purpose() {
         .post("/apps", json!({ "name": "open-app" }));
     assert_eq!(created.body["isolation"], "off");
 }
+
+#[test]
+fn a_server_that_cannot_isolate_refuses_builds_and_says_so() {
+    if !can_isolate() {
+        eprintln!("starting a server as another user needs root; not checked here");
+        return;
+    }
+    let server = Server::builder().run_as(65534).start();
+    assert_eq!(server.isolation(), "unavailable", "{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("slipway serve is not running as root"),
+        "{}",
+        server.log()
+    );
+    let alice = server.create_user("alice@example.com");
+    let api = server.api(&alice);
+    let created = api.post("/apps", json!({ "name": "bare-app" }));
+    assert_eq!(created.body["isolation"], "unavailable");
+
+    // A build that would run the app's code is refused, with the reason.
+    let buildpack =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox/buildpack");
+    let config = api.patch(
+        "/apps/bare-app/config-vars",
+        json!({ "BUILDPACK_URL": buildpack.display().to_string() }),
+    );
+    assert_eq!(config.status, 200, "{}", config.text);
+    let git = common::git::GitUser::new("alice");
+    let repo = git.new_repo("bare");
+    git.commit(&repo, "probe.py", "print('never run')\n", "probe");
+    let url = common::git::url_with_key(&server.url, &alice, "bare-app");
+    let (pushed, out) = git.push(&repo, &url, &["main"]);
+    assert!(!pushed, "{out}");
+    assert!(
+        out.contains("builds and dynos are not run on this server: it cannot isolate them"),
+        "{out}"
+    );
+    assert!(out.contains("--no-sandbox"), "{out}");
+}

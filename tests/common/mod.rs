@@ -26,6 +26,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_slipway");
 
 /// A running `slipway serve`; stopped when dropped.
 pub struct Server {
+    run_as: Option<u32>,
     child: Option<Child>,
     pub url: String,
     pub dir: TempDir,
@@ -48,6 +49,7 @@ pub struct ServerBuilder {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     tls: bool,
+    run_as: Option<u32>,
 }
 
 impl ServerBuilder {
@@ -75,6 +77,13 @@ impl ServerBuilder {
     /// Uses this data dir instead of a fresh one (two nodes, one data dir).
     pub fn data_dir(mut self, path: &Path) -> Self {
         self.data_dir = Some(path.to_path_buf());
+        self
+    }
+
+    /// Runs the server (and `slipway admin`) as this user id instead of
+    /// the test's own; needs root.
+    pub fn run_as(mut self, uid: u32) -> Self {
+        self.run_as = Some(uid);
         self
     }
 
@@ -112,7 +121,18 @@ impl ServerBuilder {
                 format!("https://localhost:{port}"),
             ]);
         }
+        if let Some(uid) = self.run_as {
+            let owner = format!("{uid}:{uid}");
+            let chown = Command::new("chown")
+                .args(["-R", &owner])
+                .arg(dir.path())
+                .status();
+            assert!(chown.unwrap().success());
+            let chmod = Command::new("chmod").arg("755").arg(dir.path()).status();
+            assert!(chmod.unwrap().success());
+        }
         let mut server = Server {
+            run_as: self.run_as,
             child: None,
             url: String::new(),
             log_path: dir.path().join("serve.log"),
@@ -371,7 +391,15 @@ impl Server {
     }
 
     fn base_command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match self.run_as {
+            Some(uid) => {
+                let mut cmd = Command::new("setpriv");
+                cmd.args([format!("--reuid={uid}"), format!("--regid={uid}")])
+                    .args(["--clear-groups", "--", BIN]);
+                cmd
+            }
+            None => Command::new(BIN),
+        };
         // Isolated where the machine allows it (root with bubblewrap, as in
         // CI); elsewhere the tests run builds and dynos without it.
         if can_isolate() {
