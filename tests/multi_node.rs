@@ -7,8 +7,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::process::Command;
+use std::sync::Barrier;
 use std::time::Duration;
 
+use common::git::{server_main, server_repo, url_with_key, GitUser};
 use common::{files_with_ext, run, stderr, wait_for, Server, TestDatabase, BIN};
 use serde_json::json;
 use tempfile::TempDir;
@@ -183,4 +185,97 @@ fn message_id(eml: &str) -> Option<String> {
         name.eq_ignore_ascii_case("message-id")
             .then(|| value.trim().to_string())
     })
+}
+
+/// alice pushes through node A and bob through node B, at the same moment,
+/// commits on the same parent; the loser catches up and pushes again. Every
+/// push that git reported accepted is in the repository at the end.
+#[test]
+fn pushes_through_two_nodes_never_lose_a_commit() {
+    let Some(db) = postgres_database() else {
+        return;
+    };
+    let cluster = Cluster::start(db);
+    let alice = cluster.a.create_user("alice@example.com");
+    let bob = cluster.b.create_user("bob@example.com");
+    let created = cluster
+        .a
+        .api(&alice)
+        .post("/apps", json!({"name": "demo-app"}));
+    assert_eq!(created.status, 201, "{}", created.text);
+    let app_id = created.body["id"].as_str().unwrap().to_string();
+    let shared = cluster.b.api(&alice).post(
+        "/apps/demo-app/collaborators",
+        json!({"user": "bob@example.com", "silent": true}),
+    );
+    assert_eq!(shared.status, 201, "{}", shared.text);
+
+    let via_a = url_with_key(&cluster.a.url, &alice, "demo-app");
+    let via_b = url_with_key(&cluster.b.url, &bob, "demo-app");
+    let alice_git = GitUser::new("alice");
+    let bob_git = GitUser::new("bob");
+    let alice_dir = alice_git.new_repo("demo");
+    let (pushed, output) = alice_git.push(&alice_dir, &via_a, &["main"]);
+    assert!(pushed, "{output}");
+    let mut accepted = vec![alice_git.ok(&alice_dir, &["rev-parse", "HEAD"])];
+    let bob_dir = bob_git.clone(&via_b, "demo");
+
+    let people = [
+        (&alice_git, &alice_dir, &via_a),
+        (&bob_git, &bob_dir, &via_b),
+    ];
+    for round in 0..4 {
+        // Both commit on the same parent and push at once, through different nodes.
+        let commits: Vec<String> = people
+            .iter()
+            .enumerate()
+            .map(|(i, (git, dir, _))| {
+                git.commit(dir, &format!("work-{i}.txt"), &round.to_string(), "work")
+            })
+            .collect();
+        let barrier = Barrier::new(2);
+        let results: Vec<(bool, String)> = std::thread::scope(|s| {
+            let pushes: Vec<_> = people
+                .iter()
+                .map(|(git, dir, url)| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        barrier.wait();
+                        git.push(dir, url, &["main"])
+                    })
+                })
+                .collect();
+            pushes.into_iter().map(|p| p.join().unwrap()).collect()
+        });
+
+        // Exactly one wins; main is its commit.
+        let winners: Vec<usize> = (0..2).filter(|&i| results[i].0).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+        let winner = winners[0];
+        accepted.push(commits[winner].clone());
+        assert_eq!(
+            server_main(&cluster.a, &app_id).as_deref(),
+            Some(commits[winner].as_str())
+        );
+
+        // The other catches up through its own node and pushes again.
+        let (git, dir, url) = people[1 - winner];
+        git.ok(dir, &["pull", "--rebase", "--quiet", url, "main"]);
+        let (pushed, output) = git.push(dir, url, &["main"]);
+        assert!(pushed, "round {round}: {output}");
+        accepted.push(git.ok(dir, &["rev-parse", "HEAD"]));
+        let (git, dir, url) = people[winner];
+        git.ok(dir, &["pull", "--rebase", "--quiet", url, "main"]);
+    }
+
+    let repo = server_repo(&cluster.a, &app_id);
+    for commit in &accepted {
+        let kept = Command::new("git")
+            .arg("--git-dir")
+            .arg(&repo)
+            .args(["merge-base", "--is-ancestor", commit, "refs/heads/main"])
+            .status()
+            .unwrap();
+        assert!(kept.success(), "accepted commit {commit} was lost");
+    }
 }
