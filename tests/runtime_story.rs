@@ -251,12 +251,17 @@ fn a_pushed_app_runs_scales_rolls_over_recovers_and_stops() {
         repo.clone()
     };
     push(&git, &repo_v2, &remote);
+    // Config changes make releases too, so the version number is not the
+    // app's own: wait until three dynos of one release answer with v2.
     let all_v2 = wait_for(Duration::from_secs(60), || {
         let list = dynos(&server, &alice);
-        let done = list.len() == 3
+        let one_release = list.len() == 3
+            && list.iter().all(|d| d["state"] == "up")
             && list
                 .iter()
-                .all(|d| d["release"]["version"] == 2 && d["state"] == "up");
+                .all(|d| d["release"]["version"] == list[0]["release"]["version"]);
+        let answers = router.answering(9);
+        let done = one_release && answers.len() == 3 && answers.iter().all(|b| b.contains("v2"));
         done.then_some(())
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -270,7 +275,11 @@ fn a_pushed_app_runs_scales_rolls_over_recovers_and_stops() {
     );
     assert!(ok > 20, "too little traffic to tell: {ok}");
     eprintln!("requests during the release: {ok} ok, {failed} failed");
-    assert!(router.answering(6).iter().all(|b| b.contains("version v2")));
+    let answers = router.answering(6);
+    assert!(
+        answers.iter().all(|b| b.contains("version v2")),
+        "{answers:?}"
+    );
 
     // A killed dyno shows as crashed, comes back, and the crash is logged.
     let pid = dyno_pids(&router)
