@@ -7,6 +7,7 @@ use crate::store::accounts::Account;
 use crate::store::activity::{self, NewActivity};
 use crate::store::apps::App;
 use crate::store::formation::{self, Formation};
+use crate::store::releases;
 use crate::store::{StoreError, StoreResult, WriteTx};
 
 /// Most dynos of one process type an app may ask for.
@@ -131,13 +132,30 @@ pub fn canonical_size(raw: &str) -> Result<&'static str, ScaleError> {
         })
 }
 
-/// The process types the app's latest release declares, or None before the
-/// app has a release (then any well-formed type may be scaled).
+/// The process types the slug of the app's latest release declares (its
+/// Procfile), or None before the first build or without a Procfile: then
+/// any well-formed type may be scaled.
 pub async fn known_process_types(
-    _conn: &mut AnyConnection,
-    _app_id: &str,
+    conn: &mut AnyConnection,
+    app_id: &str,
 ) -> StoreResult<Option<Vec<String>>> {
-    Ok(None)
+    let Some(slug_id) = releases::latest(&mut *conn, app_id)
+        .await?
+        .and_then(|r| r.slug_id)
+    else {
+        return Ok(None);
+    };
+    let row: Option<(String,)> = sqlx::query_as("SELECT process_types FROM slugs WHERE id = $1")
+        .bind(&slug_id)
+        .fetch_optional(conn)
+        .await?;
+    let types = row
+        .and_then(|(json,)| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+        })
+        .map(|declared| declared.keys().cloned().collect::<Vec<_>>())
+        .filter(|types| !types.is_empty());
+    Ok(types)
 }
 
 /// Validates every update against the current formation, then writes them

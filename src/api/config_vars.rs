@@ -49,6 +49,10 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    if applied.changed() {
+        // The new release carries the new config: the dynos restart with it.
+        state.deployer.nudge();
+    }
 
     if applied.changed() {
         // Names only: values are the app's secrets.
