@@ -113,8 +113,12 @@ async fn lookup(name: &str, app_id: &str) -> Result<Option<AppUser>, SandboxErro
 }
 
 async fn create(name: &str, app_id: &str) -> Result<(), SandboxError> {
+    // App users get a range of their own: the system range (below 1000) holds
+    // only about 900 ids, which a busy machine's apps would use up.
     let out = tool("useradd")
-        .args(["--system", "--user-group", "--no-create-home"])
+        .args(["--user-group", "--no-create-home"])
+        .args(["-K", "UID_MIN=20000", "-K", "UID_MAX=59999"])
+        .args(["-K", "GID_MIN=20000", "-K", "GID_MAX=59999"])
         .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
         .arg("--comment")
         .arg(comment_for(app_id))
