@@ -259,11 +259,8 @@ fn rows() -> Vec<Row> {
         }),
         row("GET", "/account/keys", anyone(200)),
         row("GET", "/apps/{app}/releases", members(200)),
-        row("GET", "/apps/{app}/releases/{release}", {
-            let nf = || not_found("Couldn't find that release.");
-            [nf(), nf(), no_access(), no_access(), anonymous(), nf()]
-        })
-        .at("/apps/{app}/releases/1"),
+        // The fixture's config change is release v1.
+        row("GET", "/apps/{app}/releases/{release}", members(200)).at("/apps/{app}/releases/1"),
         row("GET", "/apps/{app}/config-vars", members(200)),
         row("PATCH", "/apps/{app}/config-vars", members(200)).body(json!({"B": "2"})),
         row("GET", "/apps/{app}/formation", members(200)),

@@ -146,7 +146,10 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
         let line = format!("probe web {probe}: blocked");
         assert!(report.contains(&line), "{line}:\n{report}");
     }
-    let guard = runtime.pick_web(APP).expect("web dyno routable");
+    // The probes may have crashed the dyno on their way out; wait for it to be back.
+    let guard = wait_for(Duration::from_secs(60), || runtime.pick_web(APP))
+        .await
+        .expect("web dyno routable");
     let body = reqwest::get(format!("http://{}/", guard.target().addr))
         .await
         .unwrap()
