@@ -159,6 +159,7 @@ impl Task {
                 .unwrap_or_default()
         };
         Ok(ReleaseSpec {
+            id: release.id.clone(),
             app_id: release.app_id.clone(),
             app_name: release.app_name.clone(),
             version: release.version,

@@ -5,11 +5,13 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::heroku::{cli_bin, cli_dir, run_bounded, schema, HerokuCli};
-use common::{Api, Server};
+use common::{wait_for, Api, Server};
 use serde_json::{json, Value};
 
 fn tls_server() -> Server {
@@ -630,4 +632,173 @@ fn git_push_clone_releases_and_config_changes_through_the_heroku_cli() {
         .get("GREETING")
         .is_none());
     assert_eq!(releases().as_array().unwrap().len(), 4);
+}
+
+/// `heroku ps` until `wanted` shows, or a minute has passed.
+fn ps_shows(cli: &HerokuCli, app: &str, wanted: &[&str]) -> common::heroku::CliRun {
+    let mut last = None;
+    let shown = wait_for(Duration::from_secs(60), || {
+        let ps = cli.ok(&["ps", "-a", app]);
+        let all = wanted.iter().all(|w| ps.stdout.contains(w));
+        if all {
+            return Some(ps);
+        }
+        last = Some(ps);
+        std::thread::sleep(Duration::from_millis(300));
+        None
+    });
+    shown.unwrap_or_else(|| panic!("heroku ps never showed {wanted:?}: {last:#?}"))
+}
+
+/// How many lines of the app's log, as `heroku logs` prints them, contain `text`.
+fn log_count(cli: &HerokuCli, app: &str, text: &str) -> usize {
+    let logs = cli.ok(&["logs", "-n", "1500", "-a", app]);
+    logs.stdout.lines().filter(|l| l.contains(text)).count()
+}
+
+#[test]
+fn running_dynos_through_the_heroku_cli() {
+    let server = tls_server();
+    let alice_key = server.create_user("alice@example.com");
+    let bob_key = server.create_user("bob@example.com");
+    let alice = HerokuCli::new(&server, "alice", Some(&alice_key));
+    let bob = HerokuCli::new(&server, "bob", Some(&bob_key));
+    let app = "dyno-app";
+    alice.ok(&["apps:create", app]);
+    alice.ok(&["access:add", "bob@example.com", "-a", app]);
+
+    let repo = server.dir.path().join(app);
+    std::fs::create_dir_all(&repo).unwrap();
+    assert!(git(&repo, &alice, &["init", "-q", "-b", "main"]).success());
+    std::fs::write(repo.join("Procfile"), "web: python3 -m http.server $PORT\n").unwrap();
+    assert!(git(&repo, &alice, &["add", "."]).success());
+    assert!(git(&repo, &alice, &["commit", "-q", "-m", "first"]).success());
+    alice.ok_in(&repo, &["git:remote", "-a", app]);
+    let push = git(&repo, &alice, &["push", "heroku", "main"]);
+    assert!(push.success(), "{push:?}");
+
+    // ps with a running dyno, in the CLI's own layout.
+    let ps = ps_shows(&bob, app, &["web.1: up"]);
+    assert!(
+        ps.stdout
+            .contains("=== web (Basic): python3 -m http.server $PORT (1)"),
+        "{ps:?}"
+    );
+
+    // A collaborator scales up; both dynos show as up.
+    bob.ok(&["ps:scale", "web=2", "-a", app]);
+    let ps = ps_shows(&bob, app, &["web.1: up", "web.2: up"]);
+    assert!(ps.stdout.contains("(2)"), "{ps:?}");
+
+    // Restart one dyno by name: only web.1 starts again.
+    let started = "heroku[web.1]: Starting process with command";
+    let web1_starts = log_count(&bob, app, started);
+    let restart = bob.ok(&["ps:restart", "--dyno-name", "web.1", "-a", app]);
+    assert!(
+        restart
+            .stderr
+            .contains(&format!("Restarting dyno web.1 on {app}... done")),
+        "{restart:?}"
+    );
+    let restarted = wait_for(Duration::from_secs(30), || {
+        (log_count(&bob, app, started) > web1_starts).then_some(())
+    });
+    assert!(restarted.is_some(), "web.1 was not started again");
+
+    // Restart the whole type: web.2 starts again too.
+    let started2 = "heroku[web.2]: Starting process with command";
+    let web2_starts = log_count(&bob, app, started2);
+    let restart = bob.ok(&["ps:restart", "--process-type", "web", "-a", app]);
+    assert!(
+        restart
+            .stderr
+            .contains(&format!("Restarting all web dynos on {app}... done")),
+        "{restart:?}"
+    );
+    let restarted = wait_for(Duration::from_secs(30), || {
+        (log_count(&bob, app, started2) > web2_starts).then_some(())
+    });
+    assert!(restarted.is_some(), "web.2 was not started again");
+    assert!(
+        log_count(
+            &alice,
+            app,
+            "app[api]: Restart web dynos by user bob@example.com"
+        ) == 1,
+        "the type restart is not in the log"
+    );
+
+    // Stopping the type: the formation brings fresh dynos back.
+    let stop = bob.ok(&["ps:stop", "--process-type", "web", "-a", app]);
+    assert!(
+        stop.stderr
+            .contains(&format!("Stopping all web dynos on {app}... done")),
+        "{stop:?}"
+    );
+    ps_shows(&bob, app, &["web.1: up", "web.2: up"]);
+
+    // An unknown type is refused with the server's message (the CLI exits 2
+    // on an API error with a message).
+    let unknown = bob.run(&["ps:restart", "--process-type", "worker", "-a", app]);
+    assert_eq!(unknown.code, Some(2), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("Couldn't find that formation."),
+        "{unknown:?}"
+    );
+
+    // logs --tail shows a request made through the router after it started.
+    let web_url = get_valid(&server.api(&alice_key), &format!("/apps/{app}"))["web_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_tail_shows_a_new_request(&bob, app, &web_url);
+}
+
+/// Runs `heroku logs --tail` and requests a marked path through the router
+/// until the access line for it streams in (at most 30 s).
+fn assert_tail_shows_a_new_request(cli: &HerokuCli, app: &str, web_url: &str) {
+    let mut command = cli.command(&["logs", "--tail", "-n", "1", "-a", app]);
+    let mut tail = command
+        .current_dir(&cli.home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(tail.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let url = url::Url::parse(web_url).unwrap();
+    let router = format!("http://127.0.0.1:{}", url.port().unwrap());
+    let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let marker = format!("/tail-{}", std::process::id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = false;
+    while !found && Instant::now() < deadline {
+        let _ = http
+            .get(format!("{router}{marker}"))
+            .header("Host", &host)
+            .send();
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+            if line.contains("heroku[router]:") && line.contains(&format!("path=\"{marker}\"")) {
+                found = true;
+                break;
+            }
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let _ = reader.join();
+    cli.check_observed("heroku logs --tail");
+    assert!(found, "heroku logs --tail did not show the request");
 }

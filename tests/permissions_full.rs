@@ -190,6 +190,17 @@ fn rows() -> Vec<Row> {
         row("DELETE", "/apps/{app}/dynos/{dyno}", no_dyno()).at("/apps/{app}/dynos/web.1"),
         row("POST", "/apps/{app}/dynos/{dyno}/actions/stop", no_dyno())
             .at("/apps/{app}/dynos/web.1/actions/stop"),
+        // A type's dynos: none run, which is no error once the type is known.
+        row("DELETE", "/apps/{app}/formations/{type}", members(202))
+            .at("/apps/{app}/formations/web")
+            .reads_only(),
+        row(
+            "POST",
+            "/apps/{app}/formations/{type}/actions/stop",
+            members(202),
+        )
+        .at("/apps/{app}/formations/web/actions/stop")
+        .reads_only(),
         row("POST", "/apps/{app}/log-sessions", members(201))
             .body(json!({"lines": 5}))
             .reads_only(),

@@ -1,4 +1,5 @@
-//! `/apps/{app}/dynos`: list, restart, stop.
+//! `/apps/{app}/dynos`: list, restart, stop; and the same actions for a
+//! whole process type under `/apps/{app}/formations/{type}`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +15,7 @@ use crate::access::Action;
 use crate::clock::rfc3339;
 use crate::runtime::{DynoInfo, RuntimeError};
 use crate::store::apps::App;
+use crate::store::formation;
 
 impl From<RuntimeError> for ApiError {
     fn from(error: RuntimeError) -> Self {
@@ -31,7 +33,7 @@ fn dyno_json(app: &App, dyno: &DynoInfo) -> Value {
         "created_at": rfc3339(dyno.created_at),
         "id": dyno.id,
         "name": dyno.name,
-        "release": { "id": null, "version": dyno.release_version },
+        "release": { "id": dyno.release_id, "version": dyno.release_version },
         "size": "Basic",
         "state": dyno.state.as_str(),
         "type": dyno.process_type,
@@ -105,6 +107,64 @@ pub async fn stop(
     state.logs.event(
         &member.app.id,
         &format!("Stop {name} by user {}", member.account().email),
+    );
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// The process type named in a `/formations/{type}` path, once the app's
+/// formation is known to have it.
+async fn known_type(state: &AppState, member: &AppMember, process_type: &str) -> ApiResult<()> {
+    let mut conn = state.store.read().await?;
+    formation::find(&mut conn, &member.app.id, process_type)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("Couldn't find that formation."))
+}
+
+/// Type-wide actions find nothing to act on when no dyno of the type runs
+/// (scaled to zero, or never deployed): that is not an error.
+fn none_running_is_fine(result: Result<(), RuntimeError>) -> ApiResult<()> {
+    match result {
+        Ok(()) | Err(RuntimeError::NoSuchDyno(_)) => Ok(()),
+    }
+}
+
+/// `DELETE /apps/{app}/formations/{type}`: restarts every dyno of a type
+/// (`heroku ps:restart --process-type web`).
+pub async fn restart_type(
+    State(state): State<AppState>,
+    member: AppMember,
+    Path((_, process_type)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    member.require(Action::Restart)?;
+    known_type(&state, &member, &process_type).await?;
+    none_running_is_fine(state.runtime.restart(&member.app.id, Some(&process_type)))?;
+    state.logs.event(
+        &member.app.id,
+        &format!(
+            "Restart {process_type} dynos by user {}",
+            member.account().email
+        ),
+    );
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// `POST /apps/{app}/formations/{type}/actions/stop`: stops every dyno of a
+/// type; as for one dyno, the formation starts fresh ones in their place.
+pub async fn stop_type(
+    State(state): State<AppState>,
+    member: AppMember,
+    Path((_, process_type)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    member.require(Action::Restart)?;
+    known_type(&state, &member, &process_type).await?;
+    none_running_is_fine(state.runtime.stop_dyno(&member.app.id, &process_type))?;
+    state.logs.event(
+        &member.app.id,
+        &format!(
+            "Stop {process_type} dynos by user {}",
+            member.account().email
+        ),
     );
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

@@ -99,6 +99,11 @@ pub fn router(state: AppState) -> Router {
             get(dynos::show).delete(dynos::restart),
         )
         .route("/apps/{app}/dynos/{dyno}/actions/stop", post(dynos::stop))
+        .route("/apps/{app}/formations/{type}", delete(dynos::restart_type))
+        .route(
+            "/apps/{app}/formations/{type}/actions/stop",
+            post(dynos::stop_type),
+        )
         .route("/apps/{app}/log-sessions", post(logs::create))
         .route("/log-streams/{token}", get(logs::stream))
         .route(

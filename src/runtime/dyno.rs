@@ -100,6 +100,7 @@ impl Dyno {
             process_type: self.process_type.clone(),
             command: self.command.clone(),
             state,
+            release_id: self.release.id.clone(),
             release_version: self.release.version,
             created_at: self.created_at,
             updated_at,

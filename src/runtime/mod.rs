@@ -25,6 +25,8 @@ use futures_util::future::BoxFuture;
 /// was built or stored.
 #[derive(Debug, Clone)]
 pub struct ReleaseSpec {
+    /// The release's id, as the API shows it.
+    pub id: String,
     pub app_id: String,
     pub app_name: String,
     pub version: i64,
@@ -73,6 +75,7 @@ pub struct DynoInfo {
     pub process_type: String,
     pub command: String,
     pub state: DynoState,
+    pub release_id: String,
     pub release_version: i64,
     pub created_at: i64,
     pub updated_at: i64,

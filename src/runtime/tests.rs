@@ -41,6 +41,7 @@ fn make_slug(dir: &Path, version: &str) -> std::path::PathBuf {
 
 fn spec(slug: std::path::PathBuf, version: i64) -> Arc<ReleaseSpec> {
     Arc::new(ReleaseSpec {
+        id: format!("release-{version}"),
         app_id: "0b8f8f8e-2d7c-4c63-9b55-4b7b8f7d7f10".into(),
         app_name: "demo".into(),
         version,

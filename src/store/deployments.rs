@@ -10,6 +10,7 @@ use super::StoreResult;
 /// An app's newest succeeded release that has a slug.
 #[derive(Debug, Clone)]
 pub struct CurrentRelease {
+    pub id: String,
     pub app_id: String,
     pub app_name: String,
     pub version: i64,
@@ -22,7 +23,7 @@ pub struct CurrentRelease {
 
 pub async fn current_releases(conn: &mut AnyConnection) -> StoreResult<Vec<CurrentRelease>> {
     let rows = sqlx::query(
-        "SELECT r.app_id, p.name AS app_name, r.version, r.slug_id, s.process_types, \
+        "SELECT r.id, r.app_id, p.name AS app_name, r.version, r.slug_id, s.process_types, \
          r.description, r.actor_email \
          FROM releases r JOIN apps p ON p.id = r.app_id JOIN slugs s ON s.id = r.slug_id \
          WHERE r.status = 'succeeded' AND r.version = \
@@ -34,6 +35,7 @@ pub async fn current_releases(conn: &mut AnyConnection) -> StoreResult<Vec<Curre
     rows.iter()
         .map(|row| {
             Ok(CurrentRelease {
+                id: row.try_get("id")?,
                 app_id: row.try_get("app_id")?,
                 app_name: row.try_get("app_name")?,
                 version: row.try_get("version")?,
