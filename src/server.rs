@@ -21,7 +21,7 @@ use crate::runtime::dyno::Timings;
 use crate::runtime::local::LocalRuntime;
 use crate::runtime::logs::LogBook;
 use crate::runtime::SharedRuntime;
-use crate::sandbox::{Mode, Sandbox, SandboxArgs};
+use crate::sandbox::{Loopback, Mode, Sandbox, SandboxArgs};
 use crate::settings::Settings;
 use crate::store::{self, Store};
 use crate::tls::{self, TlsListener};
@@ -277,6 +277,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database = %store::redact_url(&db_url),
         mail = if args.smtp_url.is_some() { "smtp" } else { "files" },
         sandbox = %sandbox.mode().label(),
+        loopback = %sandbox.loopback().map_or("n/a", Loopback::label),
         "slipway listening"
     );
 
@@ -325,10 +326,18 @@ async fn closed(mut shutdown: watch::Receiver<bool>) {
 /// Says once, at start-up, how builds and dynos will run.
 fn log_isolation(sandbox: &Sandbox) {
     match sandbox.mode() {
-        Mode::On => tracing::info!(
-            limits = sandbox.enforcement(),
-            "builds and dynos run isolated (bubblewrap, one user per app)"
-        ),
+        Mode::On => {
+            tracing::info!(
+                limits = sandbox.enforcement(),
+                "builds and dynos run isolated (bubblewrap, one user per app)"
+            );
+            if let Some(Loopback::Open(reason)) = sandbox.loopback() {
+                tracing::warn!(
+                    "dynos can reach services on this host's loopback ({reason}): \
+                     install nftables to fence them off"
+                );
+            }
+        }
         Mode::Off => tracing::warn!(
             "isolation is off (--no-sandbox): builds and dynos run as the server's own user"
         ),

@@ -12,6 +12,13 @@ fn the_start_up_line_and_info_say_whether_isolation_is_on() {
     let expected = if can_isolate() { "on" } else { "off" };
     assert_eq!(server.isolation(), expected, "{}", server.log());
     assert!(server.log().contains("slipway listening api=http://"));
+    // Isolated dynos are fenced off the host's loopback services.
+    let loopback = if can_isolate() {
+        "loopback=fenced"
+    } else {
+        "loopback=n/a"
+    };
+    assert!(server.log().contains(loopback), "{}", server.log());
 
     let alice = server.create_user("alice@example.com");
     let created = server

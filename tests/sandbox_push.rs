@@ -17,13 +17,14 @@ use common::git::{url_with_key, GitUser};
 use common::{can_isolate, run, stdout, Server};
 use serde_json::json;
 
-const PROBES: [&str; 8] = [
+const PROBES: [&str; 9] = [
     "database",
     "data-dir",
     "other-apps",
     "server-environ",
     "write-outside",
     "signal-server",
+    "loopback",
     "memory",
     "processes",
 ];
@@ -79,6 +80,18 @@ fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Optio
         std::thread::sleep(Duration::from_millis(200));
     }
     None
+}
+
+/// Ports on loopback that answer: the platform's API and router, and the
+/// PostgreSQL of the suite's second pass when it is up.
+fn loopback_ports(server: &Server, web_url: &str) -> String {
+    let api = url::Url::parse(&server.url).unwrap().port().unwrap();
+    let router = url::Url::parse(web_url).unwrap().port().unwrap();
+    let mut ports = vec![api.to_string(), router.to_string()];
+    if std::net::TcpStream::connect(("127.0.0.1", 5432)).is_ok() {
+        ports.push("5432".into());
+    }
+    ports.join(",")
 }
 
 /// A repository holding the probe app.
@@ -142,6 +155,7 @@ fn build_and_web_dyno_are_refused_everything_outside_their_app() {
             "PROBE_DATA_DIR": data_dir,
             "PROBE_DATABASE": server.data_dir.join("slipway.db").display().to_string(),
             "PROBE_SERVER_PID": server.pid().to_string(),
+            "PROBE_LOOPBACK_PORTS": loopback_ports(&server, &web_url),
             "PROBE_MEMORY_MB": "400",
         }),
     );

@@ -12,7 +12,7 @@ use super::dyno::Timings;
 use super::local::LocalRuntime;
 use super::logs::LogBook;
 use super::{Formation, ReleaseSpec, Runtime};
-use crate::sandbox::{Mode, Sandbox, SandboxArgs};
+use crate::sandbox::{Loopback, Mode, Sandbox, SandboxArgs};
 
 const APP: &str = "5f0b9a52-63a3-4d0e-8f55-2d1f0e6b7c31";
 const OTHER: &str = "a3c1d2e4-1b2c-4d3e-9f40-5a6b7c8d9e0f";
@@ -38,9 +38,19 @@ fn slug(dir: &Path) -> std::path::PathBuf {
     slug
 }
 
-fn spec(app_id: &str, slug: &Path, data: &Path, types: &[(&str, &str)]) -> Arc<ReleaseSpec> {
+fn spec(
+    app_id: &str,
+    slug: &Path,
+    data: &Path,
+    types: &[(&str, &str)],
+    loopback_port: u16,
+) -> Arc<ReleaseSpec> {
     let env = BTreeMap::from([
         ("PROBE_APP_ID".to_string(), app_id.to_string()),
+        (
+            "PROBE_LOOPBACK_PORTS".to_string(),
+            loopback_port.to_string(),
+        ),
         ("PROBE_DATA_DIR".to_string(), data.display().to_string()),
         (
             "PROBE_DATABASE".to_string(),
@@ -53,6 +63,7 @@ fn spec(app_id: &str, slug: &Path, data: &Path, types: &[(&str, &str)]) -> Arc<R
         ("PROBE_MEMORY_MB".to_string(), "400".to_string()),
     ]);
     Arc::new(ReleaseSpec {
+        id: "release-1".into(),
         app_id: app_id.into(),
         app_name: "probe".into(),
         version: 1,
@@ -97,6 +108,7 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
     };
     let sandbox = Sandbox::detect(args, data).await;
     assert_eq!(sandbox.mode(), &Mode::On);
+    assert_eq!(sandbox.loopback(), Some(&Loopback::Fenced));
     std::fs::write(data.join("slipway.db"), "the database").unwrap();
     std::fs::write(data.join("secret.txt"), "a platform secret").unwrap();
 
@@ -109,10 +121,13 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
     };
     let runtime = LocalRuntime::new(data.join("runtime"), logs.clone(), timings, sandbox);
     let slug = slug(data);
+    // A service of the host on loopback, which the dyno must not reach.
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let service_port = service.local_addr().unwrap().port();
 
     // Another app runs beside the probe.
     runtime.deploy(
-        spec(OTHER, &slug, data, &[("worker", "sleep 600")]),
+        spec(OTHER, &slug, data, &[("worker", "sleep 600")], service_port),
         Formation::from([("worker".to_string(), 1)]),
     );
     let probe = spec(
@@ -120,6 +135,7 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
         &slug,
         data,
         &[("web", "python3 probe.py web"), ("hog", "python3 hog.py")],
+        service_port,
     );
     runtime.deploy(
         probe,
@@ -129,7 +145,7 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
     // The web dyno's report: every attempt was refused.
     let report = wait_for(Duration::from_secs(60), || {
         let text = log_text(&logs, APP);
-        (text.matches("probe web ").count() >= 8).then_some(text)
+        (text.matches("probe web ").count() >= 9).then_some(text)
     })
     .await
     .unwrap_or_else(|| panic!("no report:\n{}", log_text(&logs, APP)));
@@ -140,6 +156,7 @@ async fn sandboxed_dynos_are_refused_what_they_try_and_restarted_at_their_memory
         "server-environ",
         "write-outside",
         "signal-server",
+        "loopback",
         "memory",
         "processes",
     ] {

@@ -13,9 +13,11 @@
 //! What a run sees: read-only system directories (`/usr`, `/bin`, `/lib*`, a
 //! few files of `/etc`), its own directories, a private `/tmp`, a `/proc` of
 //! its own pid namespace. Builds get no network; dynos keep the host's, since
-//! the router reaches them on `127.0.0.1:$PORT`.
+//! the router reaches them on `127.0.0.1:$PORT`, behind a fence that keeps
+//! them off the host's loopback services (see [`fence`]).
 
 pub mod cgroup;
+mod fence;
 mod users;
 mod wrapper;
 
@@ -30,6 +32,7 @@ use std::sync::Arc;
 
 use tokio::process::Command;
 
+pub use fence::Loopback;
 pub use users::AppUser;
 use users::Users;
 use wrapper::{Plan, Rlimits, Tools};
@@ -253,6 +256,7 @@ struct Parts {
     /// Platform paths that must not show inside even where a system
     /// directory holds them (the data dir, the `slipway` binary).
     hidden: Vec<PathBuf>,
+    loopback: Loopback,
 }
 
 impl Sandbox {
@@ -306,6 +310,12 @@ impl Sandbox {
         }
     }
 
+    /// Whether dynos are kept off the host's loopback services; None when
+    /// nothing is isolated.
+    pub fn loopback(&self) -> Option<&Loopback> {
+        self.inner.parts.as_ref().map(|p| &p.loopback)
+    }
+
     /// The command that runs `job`, isolated when the sandbox is on.
     pub async fn command(&self, job: &Job<'_>) -> Result<Sandboxed, SandboxError> {
         let limits = self.limits(job.kind);
@@ -344,12 +354,14 @@ impl Parts {
         prepare_runs_dir(&runs).map_err(|e| format!("{}: {e}", runs.display()))?;
         let hidden = hidden_paths(data_dir);
         let cgroups = cgroup::Hierarchy::detect();
+        let loopback = fence::install().await;
         let parts = Parts {
             tools,
             users: Users::default(),
             cgroups,
             runs,
             hidden,
+            loopback,
         };
         parts.trial(config).await?;
         Ok(parts)

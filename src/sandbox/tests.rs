@@ -153,23 +153,35 @@ async fn a_run_sees_only_its_own_directory_and_environment() {
 }
 
 #[tokio::test]
-async fn builds_have_no_network_and_dynos_keep_the_hosts() {
+async fn builds_have_no_network_and_dynos_keep_the_hosts_behind_the_loopback_fence() {
     let data = tempfile::tempdir().unwrap();
     let Some(sandbox) = sandbox(data.path(), 256, 64).await else {
         return;
     };
+    assert_eq!(sandbox.loopback(), Some(&super::Loopback::Fenced));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let own = data.path().join("net");
     std::fs::create_dir_all(&own).unwrap();
     let script = format!(
-        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2)' \
+        "readlink /proc/self/ns/net; \
+         python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2)' \
          2>/dev/null && echo reached || echo unreachable"
     );
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let host_net = host_net.to_string_lossy();
+
     let (_, out, _) = run(&sandbox, &shell(&own, Kind::Build, &script)).await;
-    assert_eq!(out.trim(), "unreachable");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], host_net, "a build shares the host's network");
+    assert_eq!(lines[1], "unreachable");
+
+    // A dyno is in the host's network (the router reaches it there), and
+    // the fence refuses its connections to the host's loopback services.
     let (_, out, _) = run(&sandbox, &shell(&own, Kind::Dyno, &script)).await;
-    assert_eq!(out.trim(), "reached");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], host_net);
+    assert_eq!(lines[1], "unreachable");
 }
 
 #[tokio::test]

@@ -13,6 +13,12 @@ use tokio::sync::Mutex;
 
 use super::{setup, SandboxError};
 
+/// App users take ids from a range of their own: the system range (below
+/// 1000) holds only about 900 ids, which a busy machine's apps would use up.
+/// The loopback fence matches this range.
+pub const APP_UID_MIN: u32 = 20000;
+pub const APP_UID_MAX: u32 = 59999;
+
 /// The user a sandboxed run becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppUser {
@@ -113,12 +119,16 @@ async fn lookup(name: &str, app_id: &str) -> Result<Option<AppUser>, SandboxErro
 }
 
 async fn create(name: &str, app_id: &str) -> Result<(), SandboxError> {
-    // App users get a range of their own: the system range (below 1000) holds
-    // only about 900 ids, which a busy machine's apps would use up.
     let out = tool("useradd")
         .args(["--user-group", "--no-create-home"])
-        .args(["-K", "UID_MIN=20000", "-K", "UID_MAX=59999"])
-        .args(["-K", "GID_MIN=20000", "-K", "GID_MAX=59999"])
+        .arg("-K")
+        .arg(format!("UID_MIN={APP_UID_MIN}"))
+        .arg("-K")
+        .arg(format!("UID_MAX={APP_UID_MAX}"))
+        .arg("-K")
+        .arg(format!("GID_MIN={APP_UID_MIN}"))
+        .arg("-K")
+        .arg(format!("GID_MAX={APP_UID_MAX}"))
         .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
         .arg("--comment")
         .arg(comment_for(app_id))
