@@ -191,6 +191,30 @@ fn build_and_web_dyno_are_refused_everything_outside_their_app() {
         "{}",
         server.log()
     );
+
+    // Deleting the app stops its dynos and removes its user.
+    assert!(app_user_exists(&app_id), "the app has no user of its own");
+    assert_eq!(api.delete("/apps/probe-app").status, 200);
+    let removed = wait_for(Duration::from_secs(30), || {
+        (!app_user_exists(&app_id)).then_some(())
+    });
+    assert!(
+        removed.is_some(),
+        "the app's user outlived it:\n{}",
+        server.log()
+    );
+}
+
+/// Whether the Unix user of the app with this id exists
+/// (`slipway-` and the first 16 hex digits of the id).
+fn app_user_exists(app_id: &str) -> bool {
+    let hex: String = app_id.chars().filter(|c| *c != '-').take(16).collect();
+    let status = std::process::Command::new("getent")
+        .args(["passwd", &format!("slipway-{hex}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    status.success()
 }
 
 #[test]

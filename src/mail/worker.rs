@@ -265,7 +265,10 @@ async fn deliver_one(
     };
     tx.commit().await?;
     if !recorded {
-        tracing::warn!(mail.id = %queued.id, "claim on the message expired before its outcome was recorded");
+        tracing::warn!(
+            mail.id = %queued.id,
+            "the message was withdrawn, or its claim expired, before its outcome was recorded"
+        );
     }
     Ok(())
 }

@@ -171,12 +171,15 @@ impl Runtime for LocalRuntime {
 
     fn stop_app(&self, app_id: &str) {
         let handle = self.shared.apps.lock().expect("apps lock").remove(app_id);
-        let Some(handle) = handle else { return };
         let shared = self.shared.clone();
         let app_id = app_id.to_string();
         tokio::spawn(async move {
-            stop_all(&handle.slot).await;
-            shared.dirs.remove_app(&app_id).await;
+            if let Some(handle) = handle {
+                stop_all(&handle.slot).await;
+                shared.dirs.remove_app(&app_id).await;
+            }
+            // Builds make the app's user too, whether or not dynos ran.
+            shared.sandbox.forget_app(&app_id).await;
         });
     }
 

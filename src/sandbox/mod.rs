@@ -316,6 +316,14 @@ impl Sandbox {
         self.inner.parts.as_ref().map(|p| &p.loopback)
     }
 
+    /// Forgets a deleted app: its Unix user goes. Call once its builds and
+    /// dynos have ended.
+    pub async fn forget_app(&self, app_id: &str) {
+        if let Some(parts) = &self.inner.parts {
+            parts.users.remove(app_id).await;
+        }
+    }
+
     /// The command that runs `job`, isolated when the sandbox is on.
     pub async fn command(&self, job: &Job<'_>) -> Result<Sandboxed, SandboxError> {
         let limits = self.limits(job.kind);

@@ -88,6 +88,36 @@ impl Users {
     }
 }
 
+impl Users {
+    /// Removes the app's user once the app is gone. A user that still runs
+    /// something (a build that outlived its app) is left, and said so.
+    pub async fn remove(&self, app_id: &str) {
+        let Some(name) = name_for(app_id) else { return };
+        let mut known = self.known.lock().await;
+        known.remove(app_id);
+        match lookup(&name, app_id).await {
+            Ok(Some(_)) => {}
+            // Gone already (another node on this machine removed it), or
+            // not this app's: nothing to do.
+            Ok(None) | Err(_) => return,
+        }
+        match tool("userdel").arg(&name).output().await {
+            Ok(out) if out.status.success() => {
+                tracing::info!(app.id = %app_id, user = %name, "removed the app's user");
+            }
+            Ok(out) => tracing::warn!(
+                app.id = %app_id,
+                user = %name,
+                error = %String::from_utf8_lossy(&out.stderr).trim(),
+                "cannot remove the app's user"
+            ),
+            Err(error) => {
+                tracing::warn!(app.id = %app_id, user = %name, %error, "cannot run userdel")
+            }
+        }
+    }
+}
+
 /// The user named `name`, when it exists and belongs to this app.
 async fn lookup(name: &str, app_id: &str) -> Result<Option<AppUser>, SandboxError> {
     let out = tool("getent")

@@ -147,7 +147,9 @@ pub async fn retry(conn: &mut AnyConnection, id: &str, now: i64) -> StoreResult<
 }
 
 /// Withdraws messages about the app to `recipient` that still wait for
-/// delivery and use one of `templates`: a newer copy replaces them.
+/// delivery and use one of `templates`: a newer copy replaces them. A copy
+/// a worker is trying to send right now is withdrawn too: if that attempt
+/// fails it is not retried, and if it succeeds it is recorded as sent.
 pub async fn supersede(
     conn: &mut AnyConnection,
     app_id: &str,
@@ -158,7 +160,8 @@ pub async fn supersede(
     for template in templates {
         withdrawn += sqlx::query(
             "UPDATE outbox SET state = 'cancelled', last_error = 'replaced by a newer message' \
-             WHERE app_id = $1 AND recipient = $2 AND template = $3 AND state = 'queued'",
+             WHERE app_id = $1 AND recipient = $2 AND template = $3 \
+             AND state IN ('queued', 'sending')",
         )
         .bind(app_id)
         .bind(recipient)
@@ -222,8 +225,9 @@ pub async fn recipient_belongs_to_app(
     Ok(row.is_some())
 }
 
-/// Records delivery by the node that claimed the message; false when its
-/// claim had expired and another node took the message over.
+/// Records delivery by the node that claimed the message, also when a newer
+/// copy withdrew it meanwhile (it did go out); false when its claim had
+/// expired and another node took the message over.
 pub async fn mark_sent(
     conn: &mut AnyConnection,
     id: &str,
@@ -233,7 +237,7 @@ pub async fn mark_sent(
     let done = sqlx::query(
         "UPDATE outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1, \
          last_error = NULL, claim_expires_at = NULL \
-         WHERE id = $2 AND state = 'sending' AND claimed_by = $3",
+         WHERE id = $2 AND state IN ('sending', 'cancelled') AND claimed_by = $3",
     )
     .bind(now)
     .bind(id)
@@ -244,7 +248,8 @@ pub async fn mark_sent(
 }
 
 /// Records a failed attempt by the claiming node: `retry_at` schedules
-/// another, `None` gives up. False when the claim had been taken over.
+/// another, `None` gives up. False when the claim had been taken over or
+/// the message withdrawn meanwhile (it stays withdrawn).
 pub async fn mark_failed(
     conn: &mut AnyConnection,
     id: &str,
@@ -273,7 +278,7 @@ pub async fn mark_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::{claim_due, enqueue, mark_sent, NewMessage};
+    use super::{claim_due, enqueue, find, mark_failed, mark_sent, supersede, NewMessage};
     use crate::store::Store;
 
     fn message(n: usize) -> NewMessage<'static> {
@@ -327,5 +332,61 @@ mod tests {
         assert!(!mark_sent(tx.conn(), &first[1].id, "node-a", 1_100)
             .await
             .unwrap());
+    }
+
+    fn about_app(n: usize) -> NewMessage<'static> {
+        NewMessage {
+            template: "access",
+            app_id: Some("app-1"),
+            ..message(n)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_copy_being_sent_when_a_newer_one_replaces_it_is_never_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::default_sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        let mut tx = store.write().await.unwrap();
+        let failing = enqueue(tx.conn(), about_app(1), "example.com", 100)
+            .await
+            .unwrap();
+        let delivered = enqueue(tx.conn(), about_app(2), "example.com", 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            claim_due(tx.conn(), "node-a", 200, 1_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // Both copies are being sent when a resend queues a newer one.
+        let withdrawn = supersede(tx.conn(), "app-1", "bob@example.com", &["access"])
+            .await
+            .unwrap();
+        assert_eq!(withdrawn, 2);
+
+        // The failed attempt is not scheduled again...
+        assert!(
+            !mark_failed(tx.conn(), &failing, "node-a", "refused", Some(300))
+                .await
+                .unwrap()
+        );
+        let state = |id: String| {
+            let store = store.clone();
+            async move {
+                let mut conn = store.read().await.unwrap();
+                find(&mut conn, &id).await.unwrap().unwrap().state
+            }
+        };
+        // ...and the one that went out says so.
+        assert!(mark_sent(tx.conn(), &delivered, "node-a", 300)
+            .await
+            .unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(state(failing).await, "cancelled");
+        assert_eq!(state(delivered).await, "sent");
     }
 }
