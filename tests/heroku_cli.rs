@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::heroku::{cli_bin, cli_dir, run_bounded, schema, HerokuCli};
-use common::{wait_for, Api, Server};
+use common::{wait_for, Api, Follower, Server};
 use serde_json::{json, Value};
 
 fn tls_server() -> Server {
@@ -656,6 +655,21 @@ fn log_count(cli: &HerokuCli, app: &str, text: &str) -> usize {
     logs.stdout.lines().filter(|l| l.contains(text)).count()
 }
 
+/// Runs `heroku ps:restart ARGS`, checks what it says, and waits until the
+/// log shows `dyno` starting once more than before.
+fn assert_restarts(cli: &HerokuCli, app: &str, args: &[&str], says: &str, dyno: &str) {
+    let started = format!("heroku[{dyno}]: Starting process with command");
+    let before = log_count(cli, app, &started);
+    let mut command = vec!["ps:restart", "-a", app];
+    command.extend_from_slice(args);
+    let restart = cli.ok(&command);
+    assert!(restart.stderr.contains(says), "{restart:?}");
+    let restarted = wait_for(Duration::from_secs(30), || {
+        (log_count(cli, app, &started) > before).then_some(())
+    });
+    assert!(restarted.is_some(), "{dyno} was not started again");
+}
+
 #[test]
 fn running_dynos_through_the_heroku_cli() {
     let server = tls_server();
@@ -690,35 +704,21 @@ fn running_dynos_through_the_heroku_cli() {
     let ps = ps_shows(&bob, app, &["web.1: up", "web.2: up"]);
     assert!(ps.stdout.contains("(2)"), "{ps:?}");
 
-    // Restart one dyno by name: only web.1 starts again.
-    let started = "heroku[web.1]: Starting process with command";
-    let web1_starts = log_count(&bob, app, started);
-    let restart = bob.ok(&["ps:restart", "--dyno-name", "web.1", "-a", app]);
-    assert!(
-        restart
-            .stderr
-            .contains(&format!("Restarting dyno web.1 on {app}... done")),
-        "{restart:?}"
+    // Restart one dyno by name, then the whole type (which reaches web.2).
+    assert_restarts(
+        &bob,
+        app,
+        &["--dyno-name", "web.1"],
+        &format!("Restarting dyno web.1 on {app}... done"),
+        "web.1",
     );
-    let restarted = wait_for(Duration::from_secs(30), || {
-        (log_count(&bob, app, started) > web1_starts).then_some(())
-    });
-    assert!(restarted.is_some(), "web.1 was not started again");
-
-    // Restart the whole type: web.2 starts again too.
-    let started2 = "heroku[web.2]: Starting process with command";
-    let web2_starts = log_count(&bob, app, started2);
-    let restart = bob.ok(&["ps:restart", "--process-type", "web", "-a", app]);
-    assert!(
-        restart
-            .stderr
-            .contains(&format!("Restarting all web dynos on {app}... done")),
-        "{restart:?}"
+    assert_restarts(
+        &bob,
+        app,
+        &["--process-type", "web"],
+        &format!("Restarting all web dynos on {app}... done"),
+        "web.2",
     );
-    let restarted = wait_for(Duration::from_secs(30), || {
-        (log_count(&bob, app, started2) > web2_starts).then_some(())
-    });
-    assert!(restarted.is_some(), "web.2 was not started again");
     assert!(
         log_count(
             &alice,
@@ -758,22 +758,7 @@ fn running_dynos_through_the_heroku_cli() {
 /// until the access line for it streams in (at most 30 s).
 fn assert_tail_shows_a_new_request(cli: &HerokuCli, app: &str, web_url: &str) {
     let mut command = cli.command(&["logs", "--tail", "-n", "1", "-a", app]);
-    let mut tail = command
-        .current_dir(&cli.home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(tail.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in lines.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let tail = Follower::spawn(command.current_dir(&cli.home));
     let url = url::Url::parse(web_url).unwrap();
     let router = format!("http://127.0.0.1:{}", url.port().unwrap());
     let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
@@ -782,23 +767,17 @@ fn assert_tail_shows_a_new_request(cli: &HerokuCli, app: &str, web_url: &str) {
         .build()
         .unwrap();
     let marker = format!("/tail-{}", std::process::id());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut found = false;
-    while !found && Instant::now() < deadline {
-        let _ = http
-            .get(format!("{router}{marker}"))
-            .header("Host", &host)
-            .send();
-        while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
-            if line.contains("heroku[router]:") && line.contains(&format!("path=\"{marker}\"")) {
-                found = true;
-                break;
-            }
-        }
-    }
-    let _ = tail.kill();
-    let _ = tail.wait();
-    let _ = reader.join();
+    let found = tail.until(
+        Duration::from_secs(30),
+        || {
+            let _ = http
+                .get(format!("{router}{marker}"))
+                .header("Host", &host)
+                .send();
+        },
+        |line| line.contains("heroku[router]:") && line.contains(&format!("path=\"{marker}\"")),
+    );
+    drop(tail);
     cli.check_observed("heroku logs --tail");
     assert!(found, "heroku logs --tail did not show the request");
 }

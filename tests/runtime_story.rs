@@ -10,13 +10,12 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::git::{url_with_key, GitUser};
-use common::{run, stderr, stdout, wait_for, Server};
+use common::{run, stderr, stdout, wait_for, Follower, Server};
 use serde_json::{json, Value};
 
 const APP: &str = "web-demo";
@@ -466,37 +465,18 @@ fn upgrade_echo(router: &Router, message: &[u8]) -> Vec<u8> {
 }
 
 fn assert_tail_shows_new_requests(server: &Server, key: &str, router: &Router) {
-    let mut tail = server
-        .cli(Some(key))
-        .args(["logs", "--tail", "-n", "0", "-a", APP])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(tail.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in lines.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let tail = Follower::spawn(
+        server
+            .cli(Some(key))
+            .args(["logs", "--tail", "-n", "0", "-a", APP]),
+    );
     let marker = format!("/tail-{}", std::process::id());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut found = false;
-    while !found && Instant::now() < deadline {
-        let _ = router.get(&marker);
-        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if line.contains(&format!("path=\"{marker}\"")) {
-                found = true;
-                break;
-            }
-        }
-    }
-    let _ = tail.kill();
-    let _ = tail.wait();
-    let _ = reader.join();
+    let found = tail.until(
+        Duration::from_secs(20),
+        || {
+            let _ = router.get(&marker);
+        },
+        |line| line.contains(&format!("path=\"{marker}\"")),
+    );
     assert!(found, "logs --tail did not show the request");
 }

@@ -67,6 +67,16 @@ pub async fn show(
     Ok(Json(dyno_json(&member.app, dyno)))
 }
 
+/// Puts who asked for a dyno action in the app's log (`Restart web.1 by
+/// user ...`) and answers 202: the runtime carries it out in the background.
+fn accepted(state: &AppState, member: &AppMember, what: &str) -> impl IntoResponse {
+    state.logs.event(
+        &member.app.id,
+        &format!("{what} by user {}", member.account().email),
+    );
+    (StatusCode::ACCEPTED, Json(json!({})))
+}
+
 /// `DELETE /apps/{app}/dynos`: restarts every dyno.
 pub async fn restart_all(
     State(state): State<AppState>,
@@ -74,11 +84,7 @@ pub async fn restart_all(
 ) -> ApiResult<impl IntoResponse> {
     member.require(Action::Restart)?;
     state.runtime.restart(&member.app.id, None)?;
-    state.logs.event(
-        &member.app.id,
-        &format!("Restart all dynos by user {}", member.account().email),
-    );
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok(accepted(&state, &member, "Restart all dynos"))
 }
 
 /// `DELETE /apps/{app}/dynos/{dyno}`: restarts a dyno, or all of a type.
@@ -89,11 +95,7 @@ pub async fn restart(
 ) -> ApiResult<impl IntoResponse> {
     member.require(Action::Restart)?;
     state.runtime.restart(&member.app.id, Some(&name))?;
-    state.logs.event(
-        &member.app.id,
-        &format!("Restart {name} by user {}", member.account().email),
-    );
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok(accepted(&state, &member, &format!("Restart {name}")))
 }
 
 /// `POST /apps/{app}/dynos/{dyno}/actions/stop`.
@@ -104,11 +106,7 @@ pub async fn stop(
 ) -> ApiResult<impl IntoResponse> {
     member.require(Action::Restart)?;
     state.runtime.stop_dyno(&member.app.id, &name)?;
-    state.logs.event(
-        &member.app.id,
-        &format!("Stop {name} by user {}", member.account().email),
-    );
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok(accepted(&state, &member, &format!("Stop {name}")))
 }
 
 /// The process type named in a `/formations/{type}` path, once the app's
@@ -139,14 +137,11 @@ pub async fn restart_type(
     member.require(Action::Restart)?;
     known_type(&state, &member, &process_type).await?;
     none_running_is_fine(state.runtime.restart(&member.app.id, Some(&process_type)))?;
-    state.logs.event(
-        &member.app.id,
-        &format!(
-            "Restart {process_type} dynos by user {}",
-            member.account().email
-        ),
-    );
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok(accepted(
+        &state,
+        &member,
+        &format!("Restart {process_type} dynos"),
+    ))
 }
 
 /// `POST /apps/{app}/formations/{type}/actions/stop`: stops every dyno of a
@@ -159,12 +154,9 @@ pub async fn stop_type(
     member.require(Action::Restart)?;
     known_type(&state, &member, &process_type).await?;
     none_running_is_fine(state.runtime.stop_dyno(&member.app.id, &process_type))?;
-    state.logs.event(
-        &member.app.id,
-        &format!(
-            "Stop {process_type} dynos by user {}",
-            member.account().email
-        ),
-    );
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok(accepted(
+        &state,
+        &member,
+        &format!("Stop {process_type} dynos"),
+    ))
 }

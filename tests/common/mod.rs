@@ -750,3 +750,68 @@ pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> O
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A log follower (`logs --tail`) started with a piped stdout: its lines
+/// are read on a thread of their own, so the test can keep making requests
+/// while it waits for one of them to show up.
+pub struct Follower {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    pub fn spawn(command: &mut Command) -> Follower {
+        use std::io::BufRead;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the log follower");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Follower {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Calls `poke` (which makes a request), then reads what arrives, until
+    /// a line passes `wanted`; false once `timeout` has passed without one.
+    pub fn until(
+        &self,
+        timeout: Duration,
+        mut poke: impl FnMut(),
+        wanted: impl Fn(&str) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            poke();
+            while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+                if wanted(&line) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
