@@ -513,6 +513,16 @@ impl Server {
         self.spawn();
     }
 
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would,
+    /// and starts it again on the same data.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn();
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
