@@ -48,8 +48,12 @@ pub enum AdminCommand {
     /// Lists the mail outbox (queued and failed messages unless told
     /// otherwise), or queues a failed message again with `--retry ID`.
     Mail {
-        /// Only messages in this state (queued, sent, failed, cancelled).
-        #[arg(long, conflicts_with = "all")]
+        /// Only messages in this state.
+        #[arg(
+            long,
+            conflicts_with = "all",
+            value_parser = ["queued", "sending", "sent", "failed", "cancelled"]
+        )]
         state: Option<String>,
         /// Every message, sent and cancelled ones included.
         #[arg(long)]
@@ -86,6 +90,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let store = match &args.command {
         AdminCommand::MigrateStore { from, to } => return migrate_store(from, to).await,
         _ => {
+            if args.database_url.is_none() {
+                require_installation(&args.data_dir)?;
+            }
             let url = database_url(&args.data_dir, args.database_url.as_deref())?;
             Store::open(&url).await?
         }
@@ -111,6 +118,23 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             };
             list_mail(&store, &states, json).await
         }
+    }
+}
+
+/// The embedded store must exist already: opening a missing SQLite file
+/// would quietly make a new, empty installation (say, when run from another
+/// directory than the server's) and act on that one.
+fn require_installation(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let url = store::default_sqlite_url(data_dir);
+    match store::sqlite_path(&url) {
+        Some(path) if !path.exists() => bail!(
+            "no Slipway installation in {}: {} does not exist. Pass the server's \
+             --data-dir (or SLIPWAY_DATA_DIR, or --database-url), or start \
+             `slipway serve` with this data dir once",
+            data_dir.display(),
+            path.display()
+        ),
+        _ => Ok(()),
     }
 }
 

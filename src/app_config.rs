@@ -14,6 +14,9 @@ use crate::store::{StoreError, WriteTx};
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 32 * 1024;
 pub const MAX_VARS: usize = 1000;
+/// Names and values together: they become each dyno's environment, and
+/// the kernel refuses to start a program whose environment is too large.
+pub const MAX_TOTAL_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -127,6 +130,15 @@ pub async fn apply(
     if vars.len() > MAX_VARS {
         return Err(ConfigError::Invalid(format!(
             "An app can have at most {MAX_VARS} config vars."
+        )));
+    }
+    let total: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_TOTAL_BYTES {
+        return Err(ConfigError::Invalid(format!(
+            "An app's config vars can hold at most {} KB in all (names and values); \
+             this change would make {} KB.",
+            MAX_TOTAL_BYTES / 1024,
+            total.div_ceil(1024)
         )));
     }
     let applied = Applied { vars, set, unset };

@@ -28,17 +28,29 @@ pub fn normalize(raw: &str) -> Result<String, String> {
         && local
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let valid_domain = domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if !valid_local || !valid_domain {
+    if !valid_local || !valid_domain(domain) {
         return Err(format!("{email:?} is not a valid email address"));
     }
     Ok(email.to_ascii_lowercase())
+}
+
+/// A host name that mail can be delivered to: dot-separated labels of
+/// letters, digits and inner hyphens, ending in a top-level label of at
+/// least two characters that is not all digits (so no bare IP addresses).
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let top = labels.last().copied().unwrap_or_default();
+    labels.len() >= 2
+        && labels.iter().all(|l| label_ok(l))
+        && top.len() >= 2
+        && !top.chars().all(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -63,10 +75,23 @@ mod tests {
             "a@b",
             "a@@b.com",
             "a@b..com",
+            "x@-example.com",
+            "x@example-.com",
+            "a@b.c",
+            "a@10.0.0.1",
+            ".@.example.com",
             "a\r\nBcc: x@y.com@example.com",
             "ünï@example.com",
         ] {
             assert!(normalize(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "a@b.co",
+            "x@mail.test",
+            "y@xn--bcher-kva.example",
+            "z@a-b.example.com",
+        ] {
+            assert!(normalize(good).is_ok(), "{good:?} refused");
         }
         let long = format!("{}@example.com", "a".repeat(310));
         assert!(normalize(&long).unwrap_err().contains("limit"));

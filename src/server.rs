@@ -110,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data dir {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
+    make_private(&data_dir);
     let db_url = database_url(&data_dir, args.database_url.as_deref())?;
     let store = Store::open(&db_url)
         .await
@@ -316,6 +317,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = hook_server.await;
     tracing::info!("slipway stopped");
     Ok(())
+}
+
+/// The data dir holds config values, invitation links in queued mail and
+/// every app's repository: only the server's own user may enter it. What
+/// builds and dynos need from it reaches them through the sandbox's mounts.
+fn make_private(data_dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let private = std::fs::Permissions::from_mode(0o700);
+    if let Err(error) = std::fs::set_permissions(data_dir, private) {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            %error,
+            "cannot make the data dir private to the server's user"
+        );
+    }
 }
 
 /// Resolves once the shutdown flag is raised.

@@ -11,6 +11,7 @@ use crate::store::activity::{self, NewActivity};
 use crate::store::apps::App;
 use crate::store::collaborators::{self, Collaborator};
 use crate::store::invitations as stored_invitations;
+use crate::store::transfers;
 use crate::store::{StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -271,9 +272,21 @@ pub async fn remove_collaborator(
         tx.conn(),
         &app.id,
         &collaborator.email,
-        &["invitation", "access_granted"],
+        &["invitation", "access_granted", "transfer_requested"],
     )
     .await?;
+    // Only a collaborator can receive the app: an offer to them ends here,
+    // rather than coming back to life if they are added again.
+    if let Some(offer) = transfers::pending_for_app(tx.conn(), &app.id).await? {
+        if offer.recipient_id == collaborator.account_id {
+            transfers::close(tx.conn(), &offer.id, "cancelled", now).await?;
+            let detail = format!(
+                "cancelled the transfer to {}: no longer a collaborator",
+                collaborator.email
+            );
+            record(tx, app, actor, "transfer.cancel", detail, now).await?;
+        }
+    }
     if !leaving {
         let rendered = templates::access_removed(&app.name, &actor.email, pending);
         mail::queue_about_app(

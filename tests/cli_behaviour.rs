@@ -346,3 +346,30 @@ fn apps_create_without_a_name_picks_a_valid_one() {
         .ends_with(&format!("/{name}.git")));
     assert_eq!(cast.alice().get(&format!("/apps/{name}")).status, 200);
 }
+
+/// `slipway admin` works on an existing installation only: pointed at a
+/// directory without one (say, run from elsewhere without `--data-dir`), it
+/// refuses instead of making a new, empty one and printing a key for it.
+#[test]
+fn admin_refuses_a_data_dir_without_an_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("elsewhere");
+    let out = run(Command::new(common::BIN)
+        .env_remove("DATABASE_URL")
+        .env_remove("SLIPWAY_DATA_DIR")
+        .args(["admin", "--data-dir"])
+        .arg(&empty)
+        .args(["create-user", "eve@example.com"]));
+    assert_fails_with(&out, "no Slipway installation in", "create-user");
+    assert!(!empty.join("slipway.db").exists(), "a database was made");
+}
+
+#[test]
+fn admin_mail_refuses_an_unknown_state() {
+    let cast = Cast::start();
+    let out = cast.server.admin(&["mail", "--state", "bogus"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("possible values"), "{}", stderr(&out));
+    let sent = cast.server.admin(&["mail", "--state", "sent"], None);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+}

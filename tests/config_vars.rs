@@ -60,6 +60,20 @@ fn collaborator_sets_and_unsets_config_through_the_cli() {
     assert!(stderr(&unset).contains("Unsetting EQ and restarting demo-app... done"));
     let vars = server.api(&alice).get("/apps/demo-app/config-vars");
     assert_eq!(vars.body, json!({"GREETING": "hello world"}));
+
+    // Unsetting what is not set makes no release and says so.
+    let releases = || server.api(&alice).get("/apps/demo-app/releases").body;
+    let before = releases();
+    let nothing =
+        run(server
+            .cli(Some(&bob))
+            .args(["config:unset", "EQ", "NOPE", "-a", "demo-app"]));
+    assert!(nothing.status.success(), "{}", stderr(&nothing));
+    assert_eq!(
+        stderr(&nothing),
+        "EQ, NOPE are not set on demo-app; nothing changed.\n"
+    );
+    assert_eq!(releases(), before);
 }
 
 #[test]
@@ -100,6 +114,24 @@ fn bad_names_and_values_are_refused_by_name() {
             "{body}"
         );
     }
+    // Each value fits, but together they would not fit a dyno's environment.
+    let big = "x".repeat(30 * 1024);
+    for key in ["BIG1", "BIG2"] {
+        let set = api.patch("/apps/demo-app/config-vars", json!({ key: big }));
+        assert_eq!(set.status, 200, "{}", set.text);
+    }
+    let too_much = api.patch("/apps/demo-app/config-vars", json!({"BIG3": big}));
+    assert_eq!((too_much.status, too_much.id()), (422, "invalid_params"));
+    assert!(
+        too_much.text.contains("at most 64 KB in all"),
+        "{}",
+        too_much.text
+    );
+    let cleared = api.patch(
+        "/apps/demo-app/config-vars",
+        json!({"BIG1": null, "BIG2": null}),
+    );
+    assert_eq!(cleared.body, json!({}));
     let not_object = api.patch("/apps/demo-app/config-vars", json!(["A"]));
     assert_eq!(not_object.status, 422);
     let broken = api.raw("PATCH", "/apps/demo-app/config-vars", b"{".to_vec());

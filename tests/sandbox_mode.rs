@@ -12,6 +12,11 @@ fn the_start_up_line_and_info_say_whether_isolation_is_on() {
     let expected = if can_isolate() { "on" } else { "off" };
     assert_eq!(server.isolation(), expected, "{}", server.log());
     assert!(server.log().contains("slipway listening api=http://"));
+    // Only the server's user may enter the data dir.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&server.data_dir).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700, "data dir mode {mode:o}");
     // Isolated dynos are fenced off the host's loopback services.
     let loopback = if can_isolate() {
         "loopback=fenced"

@@ -194,20 +194,33 @@ fn a_pending_transfer_follows_the_apps_current_state() {
         offered.body["id"].as_str().unwrap()
     );
 
-    // bob is removed before he answers: accepting no longer works.
+    // bob is removed before he answers: the offer ends with his access.
     let removed = cast
         .alice()
         .delete("/apps/demo-app/collaborators/bob@example.com");
     assert_eq!(removed.status, 200);
+    let shown = cast.alice().get(&path);
+    assert_eq!(shown.body["state"], "cancelled", "{}", shown.text);
     let accepted = cast.bob().patch(&path, json!({ "state": "accepted" }));
     assert_eq!(accepted.status, 422, "{}", accepted.text);
     assert_eq!(owner_of(&cast), "alice@example.com");
 
-    // alice withdraws it.
-    let cancelled = cast.alice().delete(&path);
-    assert_eq!(
-        (cancelled.status, cancelled.body["state"].clone()),
-        (200, json!("cancelled"))
+    // Added again, he finds no offer come back to life.
+    let again = cast.alice().post(
+        "/apps/demo-app/collaborators",
+        json!({ "user": "bob@example.com", "silent": true }),
+    );
+    assert_eq!(again.status, 201, "{}", again.text);
+    let accepted = cast.bob().patch(&path, json!({ "state": "accepted" }));
+    assert_eq!(accepted.status, 422, "{}", accepted.text);
+    assert_eq!(owner_of(&cast), "alice@example.com");
+    let activity = cast.alice().get("/apps/demo-app/activity");
+    assert!(
+        activity
+            .text
+            .contains("cancelled the transfer to bob@example.com: no longer a collaborator"),
+        "{}",
+        activity.text
     );
 }
 

@@ -139,6 +139,17 @@ pub fn unset(args: UnsetArgs) -> anyhow::Result<()> {
     let name = args.app.resolve()?;
     let changes: Map<String, Value> = args.keys.iter().map(|k| (k.clone(), Value::Null)).collect();
     let api = Api::from_env()?;
+    // Removing only names that are not set changes nothing: no release, no
+    // restart, and the output says so instead of claiming one.
+    let before = api.get(&config_path(&name))?;
+    if !args.keys.iter().any(|k| before.get(k).is_some()) {
+        eprintln!(
+            "{} {} not set on {name}; nothing changed.",
+            args.keys.join(", "),
+            if args.keys.len() == 1 { "is" } else { "are" }
+        );
+        return Ok(());
+    }
     eprint!(
         "Unsetting {} and restarting {name}... ",
         args.keys.join(", ")

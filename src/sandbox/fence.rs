@@ -5,7 +5,9 @@
 //! new connection that a process of an app user opens over the loopback
 //! interface (which also carries traffic to the host's own addresses).
 //! Replies on connections that others opened to a dyno still flow, DNS to a
-//! local resolver stays open, and traffic to other hosts is not touched.
+//! local resolver stays open, and traffic to other hosts is not touched,
+//! except link-local addresses (169.254.0.0/16, fe80::/10), where clouds
+//! answer with the machine's own credentials.
 //!
 //! The table is replaced whole in one nftables transaction, so several
 //! servers on one machine may install it at once; it stays in place after
@@ -47,8 +49,10 @@ fn ruleset() -> String {
         "table {TABLE}\n\
          delete table {TABLE}\n\
          table {TABLE} {{\n\
-         \tchain dyno_loopback {{\n\
+         \tchain app_users {{\n\
          \t\ttype filter hook output priority filter; policy accept;\n\
+         \t\t{users} ip daddr 169.254.0.0/16 reject\n\
+         \t\t{users} ip6 daddr fe80::/10 reject\n\
          \t\toifname \"lo\" {users} ct state established,related accept\n\
          \t\toifname \"lo\" {users} th dport 53 accept\n\
          \t\toifname \"lo\" {users} meta l4proto tcp reject with tcp reset\n\
@@ -107,5 +111,6 @@ mod tests {
         assert_eq!(lines[1], "delete table inet slipway");
         assert!(rules.contains("meta skuid 20000-59999 ct state established,related accept"));
         assert!(rules.contains("meta skuid 20000-59999 reject"));
+        assert!(rules.contains("meta skuid 20000-59999 ip daddr 169.254.0.0/16 reject"));
     }
 }
