@@ -205,6 +205,43 @@ fn build_and_web_dyno_are_refused_everything_outside_their_app() {
     );
 }
 
+/// `BUILDPACK_URL` is the app's to choose, so a network buildpack is fetched
+/// as the app, from inside the sandbox: one on the server's own loopback
+/// (its API here) is refused by the fence, and the server never requests it.
+#[test]
+fn a_buildpack_url_on_the_servers_loopback_is_not_fetched() {
+    if !can_isolate() {
+        eprintln!("isolation needs root and bubblewrap, as CI has; not checked here");
+        return;
+    }
+    let server = Server::start();
+    let alice = server.create_user("alice@example.com");
+    let api = server.api(&alice);
+    assert_eq!(api.post("/apps", json!({ "name": "ssrf-app" })).status, 201);
+    let probe = format!("{}/ssrf-probe-{}.git", server.url, std::process::id());
+    let config = api.patch(
+        "/apps/ssrf-app/config-vars",
+        json!({ "BUILDPACK_URL": probe }),
+    );
+    assert_eq!(config.status, 200, "{}", config.text);
+    let git = GitUser::new("alice");
+    let repo = git.new_repo("ssrf");
+    git.commit(&repo, "README", "hello", "first");
+    let (pushed, out) = git.push(
+        &repo,
+        &url_with_key(&server.url, &alice, "ssrf-app"),
+        &["main"],
+    );
+    assert!(!pushed, "{out}");
+    assert!(out.contains("Cannot fetch the buildpack"), "{out}");
+    assert!(
+        !server.log().contains("/ssrf-probe-"),
+        "the server requested the app's buildpack URL itself:\n{}",
+        server.log()
+    );
+    answers(&server, &alice);
+}
+
 /// Whether the Unix user of the app with this id exists
 /// (`slipway-` and the first 16 hex digits of the id).
 fn app_user_exists(app_id: &str) -> bool {

@@ -103,24 +103,86 @@ async fn fetch(
     }) {
         refuse_platform_path(job, &path)?;
     }
-    let allowed = ["https://", "http://", "file://"];
-    if !allowed.iter().any(|scheme| url.starts_with(scheme)) {
+    let remote = url.starts_with("https://") || url.starts_with("http://");
+    if !remote && !url.starts_with("file://") {
         return Err(BuildError::Failed(format!(
             "BUILDPACK_URL must be a directory on the server or an http(s):// or file:// git \
              URL, not {url:?}."
         )));
     }
     progress.step(format!("Fetching buildpack {url}")).await;
-    let dir = scratch.join("buildpack");
-    let mut clone = job.env.command("git");
-    clone
-        .args(["clone", "--quiet", "--depth", "1", "--"])
-        .arg(url)
-        .arg(&dir);
-    run_quietly(clone, job.deadline)
-        .await
-        .map_err(|_| BuildError::Failed(format!("Cannot fetch the buildpack {url}.")))?;
-    Ok(dir)
+    let fetched = if remote {
+        clone_in_sandbox(job, url, scratch).await
+    } else {
+        let dir = scratch.join("buildpack");
+        let mut clone = job.env.command("git");
+        clone
+            .args(["clone", "--quiet", "--depth", "1", "--"])
+            .arg(url)
+            .arg(&dir);
+        run_quietly(clone, job.deadline).await.map(|_| dir)
+    };
+    fetched.map_err(|error| match error {
+        BuildError::TimedOut => BuildError::TimedOut,
+        _ => BuildError::Failed(format!("Cannot fetch the buildpack {url}.")),
+    })
+}
+
+/// Clones a buildpack over the network as the app's user, in the sandbox:
+/// the URL is the app's to choose, so the request must not come from the
+/// server, which could reach services on its own loopback or in its
+/// private network that the app cannot.
+async fn clone_in_sandbox(
+    job: &BuildJob<'_>,
+    url: &str,
+    scratch: &Path,
+) -> Result<PathBuf, BuildError> {
+    let home = scratch.join("fetch");
+    tokio::fs::create_dir_all(&home).await.map_err(internal)?;
+    let dir = home.join("buildpack");
+    let env = BTreeMap::from([
+        ("PATH".to_string(), BUILD_PATH.to_string()),
+        ("HOME".to_string(), home.display().to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+        ("GIT_TERMINAL_PROMPT".to_string(), "0".to_string()),
+        ("GIT_CONFIG_NOSYSTEM".to_string(), "1".to_string()),
+    ]);
+    let args = ["clone", "--quiet", "--depth", "1", "--", url]
+        .into_iter()
+        .map(OsString::from)
+        .chain([dir.clone().into_os_string()])
+        .collect();
+    let fetch = Job {
+        app_id: job.app_id,
+        kind: Kind::Fetch,
+        program: git_program(),
+        args,
+        workdir: &home,
+        writable: vec![&home],
+        readable: Vec::new(),
+        env,
+    };
+    let Sandboxed { mut command, run } =
+        job.sandbox
+            .command(&fetch)
+            .await
+            .map_err(|error| match error {
+                SandboxError::Unavailable(_) => BuildError::Failed(error.to_string()),
+                other => internal(other),
+            })?;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let fetched = run_quietly(command, job.deadline).await;
+    drop(run);
+    fetched.map(|_| dir)
+}
+
+/// The system's git, which the sandbox shows read-only under `/usr`.
+fn git_program() -> &'static Path {
+    ["/usr/bin/git", "/usr/local/bin/git"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .unwrap_or(Path::new("/usr/bin/git"))
 }
 
 /// A buildpack must not be taken from the data dir: that would hand the

@@ -63,6 +63,10 @@ impl Mode {
 pub enum Kind {
     Build,
     Dyno,
+    /// Fetching what a build needs over the network (a buildpack's git
+    /// repository): the host's network behind the loopback fence, with a
+    /// build's limits.
+    Fetch,
 }
 
 /// What one build or one dyno may use.
@@ -111,7 +115,7 @@ impl SandboxArgs {
 
     fn limits(&self, kind: Kind) -> Limits {
         match kind {
-            Kind::Build => Limits {
+            Kind::Build | Kind::Fetch => Limits {
                 memory_mb: self.build_memory,
                 processes: self.build_processes,
                 open_files: self.open_files,
@@ -457,7 +461,7 @@ impl Parts {
             user: &user,
             join: cgroup.map(|g| g.procs_files()).unwrap_or_default(),
             rlimits,
-            network: job.kind == Kind::Dyno,
+            network: job.kind != Kind::Build,
             tmp_bytes: limits.memory_mb << 20,
             files: &files,
             hidden: &self.hidden,
