@@ -116,3 +116,49 @@ fn router_pages_web_url_and_logs_without_a_release() {
     let forged = server.anonymous().get("/log-streams/slw_not-a-token");
     assert_eq!(forged.status, 404);
 }
+
+/// `logs --tail` of a collaborator who is removed ends within the stream's
+/// recheck, with the server's refusal on stderr and a failing exit code.
+#[test]
+fn a_tail_ends_with_the_reason_when_access_is_removed() {
+    let server = Server::start();
+    let alice = server.create_user("alice@example.com");
+    let bob = server.create_user("bob@example.com");
+    let api = server.api(&alice);
+    assert_eq!(
+        api.post("/apps", json!({ "name": "quiet-app" })).status,
+        201
+    );
+    let shared = api.post(
+        "/apps/quiet-app/collaborators",
+        json!({ "user": "bob@example.com", "silent": true }),
+    );
+    assert_eq!(shared.status, 201, "{}", shared.text);
+
+    let mut tail = server
+        .cli(Some(&bob))
+        .args(["logs", "--tail", "-a", "quiet-app"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The stream is open once the session is in the server's log.
+    let opened = common::wait_for(Duration::from_secs(10), || {
+        server.log().contains("/log-streams/").then_some(())
+    });
+    assert!(opened.is_some(), "{}", server.log());
+    let removed = api.delete("/apps/quiet-app/collaborators/bob@example.com");
+    assert_eq!(removed.status, 200);
+
+    let ended = common::wait_for(Duration::from_secs(20), || tail.try_wait().unwrap());
+    let Some(status) = ended else {
+        let _ = tail.kill();
+        let _ = tail.wait();
+        panic!("logs --tail kept running after bob was removed");
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut tail.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!status.success(), "exit {status:?}: {said}");
+    assert!(said.contains("access"), "{said}");
+}

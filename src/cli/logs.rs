@@ -60,7 +60,14 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     if !response.status().is_success() {
         bail!("Log stream failed with HTTP {}", response.status());
     }
-    print_events(BufReader::new(response))
+    print_events(BufReader::new(response))?;
+    if args.tail {
+        // A tail ends only when the server ends it: it is stopping, or this
+        // account has lost access to the app, which the server then says.
+        api.get(&format!("/apps/{}", segment(&name)))?;
+        bail!("The log stream was closed by the server.");
+    }
+    Ok(())
 }
 
 /// Prints each `data:` line of a server-sent event stream.
