@@ -47,6 +47,19 @@ pub fn validate_key(key: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Names the platform sets in every dyno's environment, whatever the config
+/// says; accepting them would promise a value the app never sees.
+const PLATFORM_OWNED: [&str; 2] = ["PORT", "DYNO"];
+
+fn refuse_platform_owned(key: &str) -> Result<(), ConfigError> {
+    if PLATFORM_OWNED.contains(&key) {
+        return Err(ConfigError::Invalid(format!(
+            "{key} is set by the platform for each dyno and cannot be a config var."
+        )));
+    }
+    Ok(())
+}
+
 fn validate_value(key: &str, value: &str) -> Result<(), ConfigError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(ConfigError::Invalid(format!(
@@ -74,6 +87,7 @@ pub fn changes_from_json(
             serde_json::Value::Null => None,
             serde_json::Value::String(s) => {
                 validate_value(&key, &s)?;
+                refuse_platform_owned(&key)?;
                 Some(s)
             }
             _ => {

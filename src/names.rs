@@ -3,8 +3,20 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-/// Checks `^[a-z][a-z0-9-]{1,28}[a-z0-9]$`; the error names the rule that failed.
+/// Checks `^[a-z][a-z0-9-]{1,28}[a-z0-9]$`; the error names the rule that
+/// failed, and the name meant when only case or stray spaces are wrong.
 pub fn validate_app_name(name: &str) -> Result<(), String> {
+    check_app_name(name).map_err(|rule| {
+        let meant = name.trim().to_ascii_lowercase();
+        if meant != name && check_app_name(&meant).is_ok() {
+            format!("{rule} (did you mean {meant:?}?)")
+        } else {
+            rule
+        }
+    })
+}
+
+fn check_app_name(name: &str) -> Result<(), String> {
     let len = name.chars().count();
     if !(3..=30).contains(&len) {
         return Err(format!(
@@ -55,6 +67,20 @@ pub fn generate_app_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggests_the_name_meant_when_only_case_or_spaces_are_wrong() {
+        let error = validate_app_name("Demo-App").unwrap_err();
+        assert!(
+            error.contains("must start with a lowercase letter"),
+            "{error}"
+        );
+        assert!(error.ends_with("(did you mean \"demo-app\"?)"), "{error}");
+        let error = validate_app_name(" spaced-app ").unwrap_err();
+        assert!(error.ends_with("(did you mean \"spaced-app\"?)"), "{error}");
+        let error = validate_app_name("demo_app").unwrap_err();
+        assert!(!error.contains("did you mean"), "{error}");
+    }
 
     #[test]
     fn accepts_valid_names() {

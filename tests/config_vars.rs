@@ -106,6 +106,8 @@ fn bad_names_and_values_are_refused_by_name() {
         json!({"A": 1}),
         json!({"A": ["x"]}),
         json!({"A": "x".repeat(40 * 1024)}),
+        json!({"PORT": "1"}),
+        json!({"DYNO": "web.9"}),
     ] {
         let refused = api.patch("/apps/demo-app/config-vars", body.clone());
         assert_eq!(
