@@ -1,6 +1,8 @@
 //! Scaling an app: validating what the caller asks for (absolute or relative
 //! quantities, sizes, process types) and writing the new formation.
 
+use std::collections::BTreeMap;
+
 use sqlx::AnyConnection;
 
 use crate::store::accounts::Account;
@@ -139,23 +141,29 @@ pub async fn known_process_types(
     conn: &mut AnyConnection,
     app_id: &str,
 ) -> StoreResult<Option<Vec<String>>> {
+    let declared = declared_commands(conn, app_id).await?;
+    Ok((!declared.is_empty()).then(|| declared.into_keys().collect()))
+}
+
+/// Process type -> command, as the slug of the app's latest release
+/// declares them; empty before the first build.
+pub async fn declared_commands(
+    conn: &mut AnyConnection,
+    app_id: &str,
+) -> StoreResult<BTreeMap<String, String>> {
     let Some(slug_id) = releases::latest(&mut *conn, app_id)
         .await?
         .and_then(|r| r.slug_id)
     else {
-        return Ok(None);
+        return Ok(BTreeMap::new());
     };
     let row: Option<(String,)> = sqlx::query_as("SELECT process_types FROM slugs WHERE id = $1")
         .bind(&slug_id)
         .fetch_optional(conn)
         .await?;
-    let types = row
-        .and_then(|(json,)| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
-        })
-        .map(|declared| declared.keys().cloned().collect::<Vec<_>>())
-        .filter(|types| !types.is_empty());
-    Ok(types)
+    Ok(row
+        .and_then(|(json,)| serde_json::from_str(&json).ok())
+        .unwrap_or_default())
 }
 
 /// Validates every update against the current formation, then writes them

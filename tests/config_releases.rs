@@ -52,6 +52,30 @@ fn config_changes_are_releases_and_scaling_knows_the_procfile() {
     assert!(ok, "{out}");
     assert_eq!(releases()[0]["version"], 2);
 
+    // The release puts its process types in the formation, at their
+    // defaults, with their commands; what was scaled before stays.
+    let formation = api.get("/apps/demo-app/formation").body;
+    let entry = |t: &str| {
+        formation
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["type"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t} in {formation}"))
+    };
+    assert_eq!(entry("web")["quantity"], 1);
+    assert_eq!(entry("web")["command"], "./run-web");
+    assert_eq!(entry("worker")["quantity"], 1);
+    assert_eq!(entry("worker")["command"], "");
+    let listed = cli(&bob, &["ps:scale"]);
+    assert_eq!(
+        common::stdout(&listed).trim(),
+        "web=1:Basic\nworker=1:Basic",
+        "{}",
+        stderr(&listed)
+    );
+
     // Built: bob's change is release v3, unsetting is v4; no-ops release nothing.
     let set = cli(&bob, &["config:set", "GREETING=hello"]);
     assert!(

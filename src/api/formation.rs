@@ -1,5 +1,7 @@
 //! `/apps/{app}/formation`: list, batch update, and one process type.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -28,11 +30,12 @@ impl From<ScaleError> for ApiError {
     }
 }
 
-fn formation_json(app: &App, f: &Formation) -> Value {
+/// `commands`: process type -> command, from the latest release's Procfile.
+fn formation_json(app: &App, f: &Formation, commands: &BTreeMap<String, String>) -> Value {
     json!({
         "app": { "id": app.id, "name": app.name },
-        // The command comes from the Procfile of a release; "" until then.
-        "command": "",
+        // "" before a release declares the type.
+        "command": commands.get(&f.process_type).map(String::as_str).unwrap_or(""),
         "created_at": rfc3339(f.created_at),
         "dyno_size": { "id": crate::scaling::size_id(&f.size), "name": f.size },
         "id": f.id,
@@ -50,10 +53,11 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let mut conn = state.store.read().await?;
     let rows = formation::list(&mut conn, &member.app.id).await?;
+    let commands = scaling::declared_commands(&mut conn, &member.app.id).await?;
     Ok(paginate(&headers, "type", rows, |f| {
         RangeKey::Text(f.process_type.clone())
     })
-    .map(|f| formation_json(&member.app, &f))
+    .map(|f| formation_json(&member.app, &f, &commands))
     .into_response())
 }
 
@@ -66,7 +70,8 @@ pub async fn show(
     let row = formation::find(&mut conn, &member.app.id, &process_type)
         .await?
         .ok_or_else(|| ApiError::not_found("Couldn't find that formation."))?;
-    Ok(Json(formation_json(&member.app, &row)))
+    let commands = scaling::declared_commands(&mut conn, &member.app.id).await?;
+    Ok(Json(formation_json(&member.app, &row, &commands)))
 }
 
 #[derive(Deserialize)]
@@ -123,9 +128,11 @@ async fn scale(state: &AppState, member: &AppMember, updates: &[Update]) -> ApiR
     tx.commit().await?;
     state.deployer.nudge();
     tracing::info!(app.id = %member.app.id, types = rows.len(), "formation changed");
+    let mut conn = state.store.read().await?;
+    let commands = scaling::declared_commands(&mut conn, &member.app.id).await?;
     Ok(rows
         .iter()
-        .map(|f| formation_json(&member.app, f))
+        .map(|f| formation_json(&member.app, f, &commands))
         .collect())
 }
 

@@ -29,6 +29,7 @@ use crate::settings::Settings;
 use crate::store::accounts::{self, Account};
 use crate::store::activity::{self, NewActivity};
 use crate::store::apps::{self, App};
+use crate::store::formation;
 use crate::store::releases::{self as release_store, Release, Slug};
 use crate::store::{Store, StoreError};
 
@@ -483,6 +484,12 @@ async fn record_release(
         now,
     )
     .await?;
+    // Every declared process type shows in the formation from now on, at
+    // its default until someone scales it.
+    for process_type in approved.slug.process_types.keys() {
+        let quantity = crate::runtime::default_quantity(process_type);
+        formation::ensure(tx.conn(), &app.id, process_type, quantity.into(), now).await?;
+    }
     apps::set_sizes(
         tx.conn(),
         &app.id,

@@ -52,6 +52,29 @@ pub async fn find(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Adds a row for a process type that has none (a release declared it), at
+/// `quantity`; a type already scaled keeps its row as it is.
+pub async fn ensure(
+    conn: &mut AnyConnection,
+    app_id: &str,
+    process_type: &str,
+    quantity: i64,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO formation (id, app_id, type, quantity, size, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'Basic', $5, $5) ON CONFLICT (app_id, type) DO NOTHING",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(app_id)
+    .bind(process_type)
+    .bind(quantity)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Sets the quantity and size of one process type, creating its row when needed.
 pub async fn upsert(
     conn: &mut AnyConnection,
