@@ -313,11 +313,97 @@ fn login_whoami_logout() {
     assert_eq!(stdout(&right).trim(), "Logged in as bob@example.com");
     let whoami = run(cast.server.cli(None).arg("auth:whoami"));
     assert_eq!(stdout(&whoami).trim(), "bob@example.com");
+    let key = stored_key(&cast);
+    assert_eq!(cast.server.api(&key).get("/account").status, 200);
 
+    // Logout revokes the key on the server before forgetting it.
     let logout = run(cast.server.cli(None).arg("logout"));
     assert!(logout.status.success(), "{}", stderr(&logout));
+    assert_eq!(stderr(&logout).trim(), "Logging out... done");
+    assert_eq!(cast.server.api(&key).get("/account").status, 401);
     let whoami = run(cast.server.cli(None).arg("auth:whoami"));
     assert_fails_with(&whoami, "You are not logged in", "whoami after logout");
+}
+
+/// The key `slipway login` stored in ~/.netrc.
+fn stored_key(cast: &Cast) -> String {
+    let netrc = std::fs::read_to_string(cast.server.home().join(".netrc")).unwrap();
+    let mut tokens = netrc.split_whitespace();
+    tokens.find(|t| *t == "password");
+    tokens.next().expect("a password in ~/.netrc").to_string()
+}
+
+fn log_in_as_bob(cast: &Cast) -> String {
+    let mut cmd = cast.server.cli(None);
+    cmd.arg("login");
+    let out = common::run_with_stdin(cmd, Some("bob@example.com\npw-bob@example.com\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    stored_key(cast)
+}
+
+/// When the key cannot be revoked, logout still forgets it locally, exits 0,
+/// and says that the key was not revoked.
+#[test]
+fn logout_says_when_the_key_could_not_be_revoked() {
+    let cast = Cast::start_with_passwords();
+
+    // The server cannot be reached (same host, so the same netrc entry).
+    let key = log_in_as_bob(&cast);
+    let unreachable = format!("http://127.0.0.1:{}", common::free_port());
+    let logout = run(cast
+        .server
+        .cli(None)
+        .env("SLIPWAY_API_URL", &unreachable)
+        .arg("logout"));
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert!(
+        stderr(&logout).contains("the API key could NOT be revoked: cannot reach the Slipway API"),
+        "{}",
+        stderr(&logout)
+    );
+    assert!(stderr(&logout).contains("keeps working until it expires"));
+    assert!(!std::fs::read_to_string(cast.server.home().join(".netrc"))
+        .unwrap()
+        .contains(&key));
+    // What it said is true: the key still works.
+    assert_eq!(cast.server.api(&key).get("/account").status, 200);
+
+    // The key was already revoked elsewhere.
+    let key = log_in_as_bob(&cast);
+    let api = cast.server.api(&key);
+    let own = api.get("/oauth/authorizations").body;
+    let own = own
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["access_token"]["token"] == key.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api.delete(&format!("/oauth/authorizations/{own}")).status,
+        200
+    );
+    let logout = run(cast.server.cli(None).arg("logout"));
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert!(
+        stderr(&logout)
+            .contains("The API key could not be revoked: the server no longer accepts it"),
+        "{}",
+        stderr(&logout)
+    );
+    let whoami = run(cast.server.cli(None).arg("auth:whoami"));
+    assert_fails_with(&whoami, "You are not logged in", "whoami after logout");
+
+    // Nothing stored: nothing to do, and said so.
+    let logout = run(cast.server.cli(None).arg("logout"));
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert!(
+        stderr(&logout).contains("Not logged in"),
+        "{}",
+        stderr(&logout)
+    );
 }
 
 #[test]

@@ -2,12 +2,12 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::client::{netrc_machine, Api};
+use super::client::{netrc_machine, segment, Api, ApiFailure};
 use super::netrc;
 use super::output::str_field;
 
@@ -81,13 +81,71 @@ pub fn login(args: LoginArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Revokes the stored API key on the server, then forgets it locally. The
+/// local logout happens even when the key could not be revoked, and then
+/// says so.
 pub fn logout() -> anyhow::Result<()> {
-    let base = super::client::api_url()?;
-    let machine = netrc_machine(&base);
-    if netrc::find(&machine).is_some() {
-        netrc::store(&machine, None).context("cannot write ~/.netrc")?;
+    let api = Api::from_env()?;
+    let machine = netrc_machine(&api.base);
+    let Some(entry) = netrc::find(&machine) else {
+        eprintln!("Not logged in to {machine}: nothing to do.");
+        return Ok(());
+    };
+    let revoked = revoke_key(api.with_key(Some(entry.password.clone())), &entry.password);
+    netrc::store(&machine, None).context("cannot write ~/.netrc")?;
+    match revoked {
+        Ok(()) => eprintln!("Logging out... done"),
+        Err(NotRevoked::AlreadyInvalid) => eprintln!(
+            "Logging out... done. The API key could not be revoked: the server no longer \
+             accepts it (already revoked or expired)."
+        ),
+        Err(NotRevoked::Failed(reason)) => eprintln!(
+            "Logging out... done, but the API key could NOT be revoked: {reason:#}.\n\
+             It was removed from ~/.netrc, yet it keeps working until it expires; revoke it \
+             (DELETE /oauth/authorizations/ID) once the server can be reached."
+        ),
     }
-    eprintln!("Logging out... done");
+    if std::env::var_os("SLIPWAY_API_KEY").is_some_and(|key| !key.is_empty()) {
+        eprintln!("SLIPWAY_API_KEY is still set: unset it too.");
+    }
+    Ok(())
+}
+
+/// Why a key was not revoked.
+enum NotRevoked {
+    /// The server refuses the key (401): nothing is left to revoke.
+    AlreadyInvalid,
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for NotRevoked {
+    fn from(error: anyhow::Error) -> Self {
+        match error.downcast_ref::<ApiFailure>() {
+            Some(failure) if failure.status == StatusCode::UNAUTHORIZED => {
+                NotRevoked::AlreadyInvalid
+            }
+            _ => NotRevoked::Failed(error),
+        }
+    }
+}
+
+/// Deletes the authorization behind `key`. The server lists each key's
+/// token only to the caller using it, which is how this one is found.
+fn revoke_key(api: Api, key: &str) -> Result<(), NotRevoked> {
+    if key.is_empty() {
+        return Err(NotRevoked::Failed(anyhow!("~/.netrc holds no key")));
+    }
+    let listed = api.get_all("/oauth/authorizations")?;
+    let id = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|authorization| str_field(authorization, &["access_token", "token"]) == key)
+        .map(|authorization| str_field(authorization, &["id"]).to_string())
+        .filter(|id| !id.is_empty())
+        .context("the server does not list it among the account's keys")?;
+    let path = format!("/oauth/authorizations/{}", segment(&id));
+    api.send(api.request(Method::DELETE, &path)?)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::netrc;
@@ -125,6 +125,22 @@ impl Api {
     }
 }
 
+/// An error answer from the API, shown as the server's message; callers
+/// that care about the status find it with `downcast_ref`.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
 fn read_json(response: Response, had_key: bool) -> anyhow::Result<Value> {
     let status = response.status();
     let text = response.text().unwrap_or_default();
@@ -132,15 +148,16 @@ fn read_json(response: Response, had_key: bool) -> anyhow::Result<Value> {
     if status.is_success() {
         return Ok(body);
     }
-    if status.as_u16() == 401 && !had_key {
+    if status == StatusCode::UNAUTHORIZED && !had_key {
         return Err(anyhow!(
             "You are not logged in. Run `slipway login`, or set SLIPWAY_API_KEY."
         ));
     }
-    match body.get("message").and_then(Value::as_str) {
-        Some(message) => Err(anyhow!("{message}")),
-        None => Err(anyhow!("HTTP {status}: {}", text.trim())),
-    }
+    let message = match body.get("message").and_then(Value::as_str) {
+        Some(message) => message.to_string(),
+        None => format!("HTTP {status}: {}", text.trim()),
+    };
+    Err(ApiFailure { status, message }.into())
 }
 
 /// Characters escaped in a path segment: all but unreserved ones and `@`.

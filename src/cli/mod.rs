@@ -65,7 +65,7 @@ pub enum ClientCommand {
     Signup(signup::SignupArgs),
     /// Logs in with email and password and stores the API key in ~/.netrc.
     Login(auth::LoginArgs),
-    /// Removes the stored API key.
+    /// Revokes the stored API key on the server and removes it from ~/.netrc.
     Logout,
     /// Shows the account the CLI is logged in as.
     #[command(name = "auth:whoami", visible_alias = "whoami")]
