@@ -44,6 +44,17 @@ impl Default for Timings {
 /// A process that stays up this long is forgiven its earlier crashes.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
+/// What a dyno has got through so far; each flag, once set, stays set.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// A web dyno accepted connections (any other dyno started).
+    booted: bool,
+    /// A run of its process ended on its own: it crashed or timed out booting.
+    exited: bool,
+    /// The supervisor ended the dyno for good.
+    done: bool,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Control {
     restarts: u64,
@@ -64,9 +75,7 @@ pub struct Dyno {
     port: u16,
     status: Mutex<(DynoState, i64)>,
     control: watch::Sender<Control>,
-    /// True once a web dyno accepts connections (or any other dyno started).
-    booted: watch::Sender<bool>,
-    done: watch::Sender<bool>,
+    progress: watch::Sender<Progress>,
 }
 
 impl Dyno {
@@ -87,8 +96,7 @@ impl Dyno {
             port,
             status: Mutex::new((DynoState::Starting, now)),
             control: watch::channel(Control::default()).0,
-            booted: watch::channel(false).0,
-            done: watch::channel(false).0,
+            progress: watch::channel(Progress::default()).0,
         }
     }
 
@@ -126,18 +134,50 @@ impl Dyno {
         self.control.send_modify(|c| c.stop = true);
     }
 
-    /// Waits until the dyno accepts requests, or `timeout` passes.
-    pub async fn wait_booted(&self, timeout: Duration) -> bool {
-        let mut booted = self.booted.subscribe();
-        tokio::time::timeout(timeout, booted.wait_for(|b| *b))
-            .await
-            .is_ok_and(|r| r.is_ok())
+    /// Whether the dyno has accepted requests at some point.
+    pub fn has_booted(&self) -> bool {
+        self.progress.borrow().booted
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.progress.borrow().done
+    }
+
+    /// Waits until the dyno accepts requests or its process has exited at
+    /// least once, or `timeout` passes: by then a deploy knows whether the
+    /// release boots, while a crashing dyno goes on restarting.
+    pub async fn wait_settled(&self, timeout: Duration) {
+        self.wait_progress(Some(timeout), |p| p.booted || p.exited || p.done)
+            .await;
+    }
+
+    /// Waits until the dyno accepts requests or is ended; true if it booted.
+    pub async fn wait_booted_or_done(&self) -> bool {
+        self.wait_progress(None, |p| p.booted || p.done).await;
+        self.has_booted()
     }
 
     /// Waits until the supervisor has ended the dyno for good.
     pub async fn wait_done(&self) {
-        let mut done = self.done.subscribe();
-        let _ = done.wait_for(|d| *d).await;
+        self.wait_progress(None, |p| p.done).await;
+    }
+
+    async fn wait_progress(
+        &self,
+        timeout: Option<Duration>,
+        reached: impl FnMut(&Progress) -> bool,
+    ) {
+        let mut progress = self.progress.subscribe();
+        let wait = progress.wait_for(reached);
+        match timeout {
+            Some(timeout) => drop(tokio::time::timeout(timeout, wait).await),
+            // The sender lives as long as `self`, so this cannot fail.
+            None => drop(wait.await),
+        }
+    }
+
+    fn mark(&self, step: impl FnOnce(&mut Progress)) {
+        self.progress.send_modify(step);
     }
 
     fn set_routable(&self, routable: bool) {
@@ -188,6 +228,7 @@ pub async fn supervise(dyno: Arc<Dyno>, ctx: Context) {
         };
 
         ctx.platform(&dyno, &format!("Process exited with status {code}"));
+        dyno.mark(|p| p.exited = true);
         let before = dyno.set_state(DynoState::Crashed);
         ctx.platform(
             &dyno,
@@ -210,7 +251,7 @@ pub async fn supervise(dyno: Arc<Dyno>, ctx: Context) {
             &format!("State changed from {} to down", before.as_str()),
         );
     }
-    dyno.done.send_replace(true);
+    dyno.mark(|p| p.done = true);
 }
 
 fn backoff(timings: &Timings, crashes: u32) -> Duration {
@@ -306,7 +347,7 @@ async fn watch_process(
                     let before = dyno.set_state(DynoState::Up);
                     ctx.platform(dyno, &format!("State changed from {} to up", before.as_str()));
                     dyno.set_routable(true);
-                    dyno.booted.send_replace(true);
+                    dyno.mark(|p| p.booted = true);
                 } else {
                     ctx.platform(dyno, &format!(
                         "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within {} seconds of launch",

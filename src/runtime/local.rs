@@ -2,6 +2,8 @@
 //!
 //! Each app has a runner task that applies deploys and scale changes one
 //! after the other; each dyno has a supervisor task (see [`super::dyno`]).
+//! A deploy whose web dynos all fail to boot leaves the previous release's
+//! web dynos serving, and a task of its own stops them once one does boot.
 //! Listing, picking a web dyno, restarting and stopping read the shared dyno
 //! list directly, so they never wait behind a deploy.
 
@@ -10,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::{join_all, BoxFuture};
-use tokio::sync::mpsc;
+use futures_util::future::{join_all, select_all, BoxFuture, FutureExt};
+use tokio::sync::{mpsc, watch};
 
 use super::dyno::{self, Context, Dyno, Timings};
 use super::logs::LogBook;
@@ -32,11 +34,26 @@ struct AppSlot {
     /// Set when the app is stopped for good: no dyno may start after it.
     closed: AtomicBool,
     next_web: AtomicUsize,
+    /// Signalled whenever a dyno joins the list.
+    added: watch::Sender<()>,
 }
 
 impl AppSlot {
     fn snapshot(&self) -> Vec<Arc<Dyno>> {
         self.dynos.lock().expect("dyno list lock").clone()
+    }
+
+    /// Adds a dyno unless the app or the whole runtime is closed.
+    fn add(&self, dyno: Arc<Dyno>, runtime_closed: &AtomicBool) -> bool {
+        {
+            let mut dynos = self.dynos.lock().expect("dyno list lock");
+            if self.closed.load(Ordering::SeqCst) || runtime_closed.load(Ordering::SeqCst) {
+                return false;
+            }
+            dynos.push(dyno);
+        }
+        self.added.send_replace(());
+        true
     }
 
     fn remove(&self, dyno: &Dyno) {
@@ -100,6 +117,7 @@ impl LocalRuntime {
                 dynos: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
                 next_web: AtomicUsize::new(0),
+                added: watch::channel(()).0,
             });
             let (tx, rx) = mpsc::unbounded_channel();
             let runner = Runner {
@@ -268,7 +286,9 @@ impl Runner {
     }
 
     /// Starts the new release's dynos, waits for its web dynos to accept
-    /// connections, and only then stops the dynos of the release before.
+    /// connections or to crash, and only then stops the dynos of the releases
+    /// before. When none of the new web dynos boots, the earlier web dynos
+    /// that had booted keep serving until one does.
     async fn deploy(&mut self, spec: Arc<ReleaseSpec>, formation: Formation) {
         if let Some((current, _)) = &self.release {
             if current.version == spec.version {
@@ -308,32 +328,74 @@ impl Runner {
         self.formation = formation;
 
         let started = self.start_missing(&[]);
+        let web: Vec<Arc<Dyno>> = started.into_iter().filter(|d| d.target.is_some()).collect();
         let boot_wait = self.shared.timings.boot_timeout + std::time::Duration::from_secs(1);
-        join_all(
-            started
-                .iter()
-                .filter(|d| d.target.is_some())
-                .map(|d| d.wait_booted(boot_wait)),
-        )
-        .await;
-        self.retire(old).await;
-        self.shared.dirs.prune_releases(&app_id, spec.version).await;
+        join_all(web.iter().map(|d| d.wait_settled(boot_wait))).await;
+
+        let (kept, leaving) = split_kept(old, &web);
+        if !kept.is_empty() {
+            self.keep_serving(&spec, kept);
+        }
+        retire(&self.slot, leaving).await;
+        self.prune_releases(&spec).await;
+    }
+
+    /// Leaves `kept` serving in place of `spec`'s web dynos until one boots.
+    fn keep_serving(&self, spec: &Arc<ReleaseSpec>, kept: Vec<Arc<Dyno>>) {
+        self.logs().event(
+            &spec.app_id,
+            &format!(
+                "Release v{}: no web dyno has started; {} keeps serving until one does",
+                spec.version,
+                versions(&kept)
+            ),
+        );
+        tokio::spawn(retire_when_booted(
+            self.slot.clone(),
+            self.shared.logs.clone(),
+            spec.clone(),
+            kept,
+        ));
+    }
+
+    /// Removes the unpacked releases no dyno runs any more.
+    async fn prune_releases(&self, current: &ReleaseSpec) {
+        let mut running: Vec<i64> = self
+            .slot
+            .snapshot()
+            .iter()
+            .map(|d| d.release.version)
+            .collect();
+        running.push(current.version);
+        self.shared
+            .dirs
+            .prune_releases(&current.app_id, &running)
+            .await;
     }
 
     /// Brings the current release's dynos to the formation.
     async fn converge(&mut self) {
         let extra = self.surplus();
         self.start_missing(&extra);
-        self.retire(extra).await;
+        retire(&self.slot, extra).await;
     }
 
-    /// Dynos of the current release beyond the formation, highest numbers first.
+    /// Dynos of the current release beyond the formation, highest numbers
+    /// first, and dynos of earlier releases (web dynos kept serving) of a
+    /// type scaled to zero.
     fn surplus(&self) -> Vec<Arc<Dyno>> {
         let Some((spec, _)) = &self.release else {
             return Vec::new();
         };
         let current = self.slot.snapshot();
-        let mut extra = Vec::new();
+        let mut extra: Vec<Arc<Dyno>> = current
+            .iter()
+            .filter(|d| {
+                d.release.version != spec.version
+                    && self.formation.get(&d.process_type).copied().unwrap_or(0) == 0
+            })
+            .cloned()
+            .collect();
         for process_type in spec.process_types.keys() {
             let wanted = self.formation.get(process_type).copied().unwrap_or(0);
             let mut of_type: Vec<&Arc<Dyno>> = current
@@ -395,26 +457,93 @@ impl Runner {
             }
         };
         let dyno = Arc::new(Dyno::new(spec.clone(), process_type, index, port));
-        {
-            let mut dynos = self.slot.dynos.lock().expect("dyno list lock");
-            if self.slot.closed.load(Ordering::SeqCst) || self.shared.closed.load(Ordering::SeqCst)
-            {
-                return None;
-            }
-            dynos.push(dyno.clone());
+        if !self.slot.add(dyno.clone(), &self.shared.closed) {
+            return None;
         }
         tokio::spawn(dyno::supervise(dyno.clone(), ctx.clone()));
         Some(dyno)
     }
+}
 
-    /// Stops the given dynos, waits for them and drops them from the list.
-    async fn retire(&self, dynos: Vec<Arc<Dyno>>) {
-        for dyno in &dynos {
-            dyno.stop();
+/// Splits the dynos a deploy replaces into those kept serving and those to
+/// stop now: when the release has web dynos and none of them booted, the
+/// earlier web dynos that did boot stay.
+fn split_kept(old: Vec<Arc<Dyno>>, web: &[Arc<Dyno>]) -> (Vec<Arc<Dyno>>, Vec<Arc<Dyno>>) {
+    if web.is_empty() || web.iter().any(|d| d.has_booted()) {
+        return (Vec::new(), old);
+    }
+    old.into_iter()
+        .partition(|d| d.target.is_some() && d.has_booted() && !d.is_done())
+}
+
+/// Stops the given dynos, waits for them and drops them from the list.
+async fn retire(slot: &AppSlot, dynos: Vec<Arc<Dyno>>) {
+    for dyno in &dynos {
+        dyno.stop();
+    }
+    join_all(dynos.iter().map(|d| d.wait_done())).await;
+    for dyno in &dynos {
+        slot.remove(dyno);
+    }
+}
+
+/// Stops `kept`, web dynos of earlier releases, once a web dyno of
+/// `release` boots. Does nothing if the release's web dynos are all stopped
+/// first: a later deploy, a scale to zero or the app's end saw to `kept`.
+async fn retire_when_booted(
+    slot: Arc<AppSlot>,
+    logs: LogBook,
+    release: Arc<ReleaseSpec>,
+    kept: Vec<Arc<Dyno>>,
+) {
+    let Some(booted) = first_booted_web(&slot, release.version).await else {
+        return;
+    };
+    logs.event(
+        &release.app_id,
+        &format!(
+            "Release v{}: {} has started; stopping the web dynos of {}",
+            release.version,
+            booted.name,
+            versions(&kept)
+        ),
+    );
+    retire(&slot, kept).await;
+}
+
+/// The first web dyno of release `version` to boot, including dynos a scale
+/// change adds meanwhile; None once the release has no web dyno left.
+async fn first_booted_web(slot: &AppSlot, version: i64) -> Option<Arc<Dyno>> {
+    loop {
+        // Subscribed before the snapshot, so no dyno added after it is missed.
+        let mut added = slot.added.subscribe();
+        let web: Vec<Arc<Dyno>> = slot
+            .snapshot()
+            .into_iter()
+            .filter(|d| d.target.is_some() && d.release.version == version && !d.is_done())
+            .collect();
+        if let Some(booted) = web.iter().find(|d| d.has_booted()) {
+            return Some(booted.clone());
         }
-        join_all(dynos.iter().map(|d| d.wait_done())).await;
-        for dyno in &dynos {
-            self.slot.remove(dyno);
+        if web.is_empty() {
+            return None;
+        }
+        // Each wake-up is a boot, an end or a new dyno, so the loop advances.
+        tokio::select! {
+            _ = select_all(web.iter().map(|d| d.wait_booted_or_done().boxed())) => {}
+            _ = added.changed() => {}
         }
     }
+}
+
+/// The releases of `dynos`, as an event names them: `v3` or `v2, v3`.
+fn versions(dynos: &[Arc<Dyno>]) -> String {
+    let mut versions: Vec<i64> = dynos.iter().map(|d| d.release.version).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    versions
+        .iter()
+        .map(|v| format!("v{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -83,17 +83,18 @@ impl Dirs {
         }
     }
 
-    /// Removes unpacked releases of the app other than `keep`.
-    pub async fn prune_releases(&self, app_id: &str, keep: i64) {
+    /// Removes unpacked releases of the app other than the versions in `keep`.
+    pub async fn prune_releases(&self, app_id: &str, keep: &[i64]) {
         let Ok(dir) = self.app_releases(app_id) else {
             return;
         };
         let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
             return;
         };
-        let keep = format!("v{keep}");
+        let keep: Vec<String> = keep.iter().map(|v| format!("v{v}")).collect();
         while let Ok(Some(entry)) = entries.next_entry().await {
-            if entry.file_name().to_string_lossy() != keep {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
                 let _ = tokio::fs::remove_dir_all(entry.path()).await;
             }
         }
