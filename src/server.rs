@@ -252,13 +252,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         mail: queue,
         catalog: Arc::new(catalog),
         rate_limits: api::rate_limit::RateLimits::new(args.rate_limit),
+        login_throttle: api::login_throttle::LoginThrottle::new(),
         runtime: runtime.clone(),
         logs,
         log_sessions: LogSessions::new(shutdown_rx.clone()),
         deployer,
         git,
     };
-    let app = api::router(state.clone());
+    // Handlers see the client's address (the login throttle counts by it).
+    let app = api::router(state.clone()).into_make_service_with_connect_info::<api::ClientAddr>();
     let hooks = api::hook_router(state);
     let mut hooks_stop = shutdown_rx.clone();
     let hook_server = tokio::spawn(async move {

@@ -1,9 +1,11 @@
 //! The caller's account and its API keys (`/account`, `/oauth/...`).
 
-use axum::extract::State;
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -12,7 +14,7 @@ use super::body::{JsonBody, Params};
 use super::error::{ApiError, ApiResult};
 use super::path::Path;
 use super::range::{paginate, RangeKey};
-use super::AppState;
+use super::{AppState, ClientAddr};
 use crate::clock::{self, rfc3339};
 use crate::secrets;
 use crate::store::accounts::{self, Account, AccountState, ApiKey};
@@ -83,9 +85,36 @@ impl Params for NewAuthorization {
 }
 
 /// Checks an email and password, answering 401 alike for an unknown address,
-/// an invited account without a password, and a wrong password.
-pub async fn verify_login(state: &AppState, email: &str, password: &str) -> ApiResult<Account> {
-    let email = crate::email::normalize(email).map_err(|_| ApiError::unauthorized())?;
+/// an invited account without a password, and a wrong password, and 429 once
+/// the login throttle holds the account or the client's address back (then
+/// without looking at the password).
+pub async fn verify_login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> ApiResult<Account> {
+    let email = crate::email::normalize(email).ok();
+    let attempt = state
+        .login_throttle
+        .begin(email.as_deref(), client)
+        .map_err(|throttled| {
+            tracing::warn!(?throttled, client = ?client, "password login throttled");
+            ApiError::login_throttled(throttled)
+        })?;
+    let account = check_password(state, email, password).await?;
+    attempt.succeeded();
+    Ok(account)
+}
+
+async fn check_password(
+    state: &AppState,
+    email: Option<String>,
+    password: &str,
+) -> ApiResult<Account> {
+    let Some(email) = email else {
+        return Err(ApiError::unauthorized());
+    };
     if password.len() > secrets::MAX_PASSWORD_LEN {
         return Err(ApiError::unauthorized());
     }
@@ -99,6 +128,7 @@ pub async fn verify_login(state: &AppState, email: &str, password: &str) -> ApiR
     let Some(hash) = account.password_hash.clone() else {
         return Err(ApiError::unauthorized());
     };
+    // argon2 is slow on purpose: it runs off the async threads.
     let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
         .await
@@ -115,6 +145,7 @@ pub async fn verify_login(state: &AppState, email: &str, password: &str) -> ApiR
 pub async fn create_authorization(
     State(state): State<AppState>,
     headers: HeaderMap,
+    connection: Option<Extension<ConnectInfo<ClientAddr>>>,
     JsonBody(params): JsonBody<NewAuthorization>,
 ) -> ApiResult<impl IntoResponse> {
     let credentials = Credentials::from_headers(&headers).ok_or_else(ApiError::no_credentials)?;
@@ -124,7 +155,8 @@ pub async fn create_authorization(
         Some((account, _)) => account,
         None => match &credentials {
             Credentials::Basic { user, password } if user.contains('@') => {
-                verify_login(&state, user, password).await?
+                let client = connection.map(|Extension(ConnectInfo(ClientAddr(peer)))| peer.ip());
+                verify_login(&state, user, password, client).await?
             }
             _ => return Err(ApiError::unauthorized()),
         },

@@ -1,9 +1,12 @@
 //! The API's one error type and its `{id, message}` body.
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::login_throttle::Throttled;
 use crate::access::Denied;
 use crate::store::StoreError;
 
@@ -17,6 +20,8 @@ pub struct ApiError {
     /// The kind of thing that was not found (`authorization`, `session`),
     /// which the Heroku CLI's logout checks.
     pub resource: Option<&'static str>,
+    /// Sent as `Retry-After` (whole seconds) with a 429.
+    pub retry_after: Option<Duration>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -29,6 +34,7 @@ impl ApiError {
             message: message.into(),
             app: None,
             resource: None,
+            retry_after: None,
         }
     }
 
@@ -71,6 +77,23 @@ impl ApiError {
             "rate_limit",
             "Your account reached the API rate limit. Please wait a few minutes before making new requests.",
         )
+    }
+
+    /// Too many failed password logins: the message says for how long.
+    pub fn login_throttled(throttled: Throttled) -> Self {
+        let (whom, wait) = match throttled {
+            Throttled::Account(wait) => ("for this account", wait),
+            Throttled::Address(wait) => ("from your address", wait),
+        };
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit",
+            format!("Too many failed logins {whom}; try again in {minutes} {unit}."),
+        );
+        error.retry_after = Some(wait);
+        error
     }
 
     pub fn app_not_found() -> Self {
@@ -123,6 +146,12 @@ impl IntoResponse for ApiError {
             body["resource"] = json!(resource);
         }
         let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -16,6 +16,7 @@ pub mod formation;
 pub mod git_http;
 pub mod heroku_compat;
 pub mod invoices;
+pub mod login_throttle;
 pub mod logs;
 pub mod path;
 pub mod range;
@@ -25,14 +26,17 @@ pub mod signup;
 mod signup_page;
 pub mod transfers;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use axum::extract::connect_info::Connected;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
+use axum::serve::IncomingStream;
 use axum::Router;
 
 use crate::addons::catalog::Catalog;
@@ -52,6 +56,7 @@ pub struct AppState {
     pub mail: MailQueue,
     pub catalog: Arc<Catalog>,
     pub rate_limits: rate_limit::RateLimits,
+    pub login_throttle: login_throttle::LoginThrottle,
     pub runtime: SharedRuntime,
     pub logs: LogBook,
     pub log_sessions: logs::LogSessions,
@@ -197,6 +202,22 @@ async fn method_not_allowed(method: axum::http::Method) -> error::ApiError {
         "method_not_allowed",
         format!("This endpoint does not accept {method}."),
     )
+}
+
+/// The client's address, as the connection gives it (plain or TLS).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
 }
 
 /// Per-request facts filled in by extractors and read by the log line.
