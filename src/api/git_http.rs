@@ -8,20 +8,19 @@
 //! revealed), the app by its validated name (404), access through
 //! [`crate::access`] (403, as text git shows), then git.
 
-use std::io::Read;
 use std::process::Stdio;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::auth::{account_for_key, Credentials};
+use super::git_body::{self, BodyError, Encoding};
 use super::{AppState, RequestContext};
 use crate::access::{self, Action};
 use crate::build::{human_size, Progress};
@@ -226,6 +225,11 @@ pub async fn info_refs(
     Ok(git_response(&content_type, Body::from(body)))
 }
 
+/// Largest upload-pack request, as inflated. A fetch sends its wants and
+/// haves, a few KiB even for large repositories; this leaves ample room
+/// while keeping what one request can make the server do small.
+const MAX_FETCH_REQUEST_BYTES: u64 = 32 * 1024 * 1024;
+
 /// `POST /{app}.git/git-upload-pack`: clone and fetch.
 pub async fn upload_pack(
     State(state): State<AppState>,
@@ -243,19 +247,10 @@ pub async fn upload_pack(
         Action::FetchCode,
     )
     .await?;
-    let cap = state.git.config.max_push_bytes;
-    refuse_declared_size(&headers, cap)?;
+    let limit = Limit::Fetch;
+    refuse_declared_size(&headers, limit)?;
     let repo = state.git.repository(&app.id).await?;
     let deadline = Instant::now() + state.git.config.timeout;
-
-    // Negotiation requests are small; git gzips the larger ones.
-    let request = axum::body::to_bytes(body, cap as usize)
-        .await
-        .map_err(|_| too_large(cap))?;
-    let request = match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
-        Some(b"gzip") | Some(b"x-gzip") => gunzip(&request, cap)?,
-        _ => request.to_vec(),
-    };
 
     let mut cmd = state.git.env.command("git");
     cmd.args(["upload-pack", "--stateless-rpc"])
@@ -266,16 +261,31 @@ pub async fn upload_pack(
         cmd.env("GIT_PROTOCOL", "version=2");
     }
     let mut child = cmd.spawn()?;
-    let mut stdin = child.stdin.take().ok_or(GitHttpError::Internal)?;
-    let stdout = child.stdout.take().ok_or(GitHttpError::Internal)?;
-    tokio::spawn(async move {
-        let _ = stdin.write_all(&request).await;
-    });
+    let stdin = child.stdin.take().ok_or(GitHttpError::Internal)?;
+    let mut stdout = child.stdout.take().ok_or(GitHttpError::Internal)?;
+
+    let mut head = Vec::new();
+    let fed = take_request(
+        body,
+        &headers,
+        stdin,
+        limit,
+        &mut stdout,
+        &mut head,
+        deadline,
+    );
+    if let Err(refusal) = fed.await {
+        // Fetching changes nothing: git is stopped at once.
+        drop(stdout);
+        let _ = child.start_kill();
+        end_child(child, Instant::now() + std::time::Duration::from_secs(30)).await;
+        return Err(refusal);
+    }
 
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         // A fetch nobody reads any more is stopped.
-        if !pump(stdout, &tx, deadline, false).await {
+        if tx.send(Bytes::from(head)).await.is_err() || !pump(stdout, &tx, deadline, false).await {
             let _ = child.start_kill();
         }
         end_child(child, deadline).await;
@@ -286,34 +296,44 @@ pub async fn upload_pack(
     ))
 }
 
-fn gunzip(compressed: &[u8], cap: u64) -> GitResult<Vec<u8>> {
-    let mut plain = Vec::new();
-    flate2::read::GzDecoder::new(compressed)
-        .take(cap + 1)
-        .read_to_end(&mut plain)
-        .map_err(|_| GitHttpError::BadRequest("The request body is not valid gzip.".into()))?;
-    if plain.len() as u64 > cap {
-        return Err(too_large(cap));
-    }
-    Ok(plain)
+/// The cap on a request body, by service.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Fetch,
+    Push(u64),
 }
 
-fn too_large(cap: u64) -> GitHttpError {
-    GitHttpError::TooLarge(format!(
-        "Push rejected: it is larger than this server's limit of {} (SLIPWAY_MAX_PUSH_BYTES). \
-         Nothing was changed.",
-        human_size(cap)
-    ))
+impl Limit {
+    fn bytes(self) -> u64 {
+        match self {
+            Limit::Fetch => MAX_FETCH_REQUEST_BYTES,
+            Limit::Push(bytes) => bytes,
+        }
+    }
+
+    fn exceeded(self) -> GitHttpError {
+        GitHttpError::TooLarge(match self {
+            Limit::Fetch => format!(
+                "Fetch request rejected: it is larger than the limit of {} for one request.",
+                human_size(MAX_FETCH_REQUEST_BYTES)
+            ),
+            Limit::Push(bytes) => format!(
+                "Push rejected: it is larger than this server's limit of {} \
+                 (SLIPWAY_MAX_PUSH_BYTES). Nothing was changed.",
+                human_size(bytes)
+            ),
+        })
+    }
 }
 
 /// Refuses at once a body whose declared length is over the cap.
-fn refuse_declared_size(headers: &HeaderMap, cap: u64) -> GitResult<()> {
+fn refuse_declared_size(headers: &HeaderMap, limit: Limit) -> GitResult<()> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(length) if length > cap => Err(too_large(cap)),
+        Some(length) if length > limit.bytes() => Err(limit.exceeded()),
         _ => Ok(()),
     }
 }
@@ -329,8 +349,8 @@ pub async fn receive_pack(
     let context = context.map(|c| c.0);
     let (account, app) =
         authorize(&state, &headers, context.as_ref(), &segment, Action::Deploy).await?;
-    let cap = state.git.config.max_push_bytes;
-    refuse_declared_size(&headers, cap)?;
+    let limit = Limit::Push(state.git.config.max_push_bytes);
+    refuse_declared_size(&headers, limit)?;
     let repo = state.git.repository(&app.id).await?;
     let deadline = Instant::now() + state.git.config.timeout;
 
@@ -357,19 +377,17 @@ pub async fn receive_pack(
     let stdin = child.stdin.take().ok_or(GitHttpError::Internal)?;
     let mut stdout = child.stdout.take().ok_or(GitHttpError::Internal)?;
 
-    // The whole upload is read before answering, so that an oversized push
-    // gets its 413 before any of git's answer has gone out.
     let mut head = Vec::new();
-    let upload =
-        tokio::time::timeout_at(deadline, upload(body, stdin, cap, &mut stdout, &mut head));
-    let refused = match upload.await {
-        Ok(Ok(())) => None,
-        Ok(Err(refusal)) => Some(refusal),
-        Err(_) => Some(GitHttpError::BadRequest(
-            "The push took too long to upload.".into(),
-        )),
-    };
-    if let Some(refusal) = refused {
+    let fed = take_request(
+        body,
+        &headers,
+        stdin,
+        limit,
+        &mut stdout,
+        &mut head,
+        deadline,
+    );
+    if let Err(refusal) = fed.await {
         end_child(child, Instant::now() + std::time::Duration::from_secs(30)).await;
         push::abandon(&session.session).await;
         tracing::debug!(app.id = %app.id, ?refusal, "push refused during upload");
@@ -399,61 +417,48 @@ pub async fn receive_pack(
     ))
 }
 
-/// Feeds the request body to git while keeping git's early output in `head`.
-async fn upload(
+/// git's output kept while the request is still coming in. git answers
+/// once it has read the request, but for ACK lines during a negotiation;
+/// past this much, git waits (its pipe is full) until the request is in.
+const EARLY_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Streams the request body into git, keeping git's early output in `head`.
+/// The whole request is read before answering, so that an oversized one
+/// gets its 413 before any of git's answer has gone out.
+async fn take_request(
     body: Body,
+    headers: &HeaderMap,
     stdin: ChildStdin,
-    cap: u64,
+    limit: Limit,
     stdout: &mut (impl AsyncRead + Unpin),
     head: &mut Vec<u8>,
+    deadline: Instant,
 ) -> GitResult<()> {
-    let feed = feed(body, stdin, cap);
+    let feed = git_body::feed(body, Encoding::of(headers), stdin, limit.bytes());
     tokio::pin!(feed);
     let mut open = true;
-    loop {
-        tokio::select! {
-            result = &mut feed => return result,
-            read = stdout.read_buf(head), if open => {
-                open = matches!(read, Ok(n) if n > 0);
+    let taken = tokio::time::timeout_at(deadline, async {
+        loop {
+            tokio::select! {
+                result = &mut feed => return result,
+                read = stdout.read_buf(head), if open && head.len() < EARLY_OUTPUT_LIMIT => {
+                    open = matches!(read, Ok(n) if n > 0);
+                }
             }
         }
-    }
-}
-
-async fn feed(body: Body, mut stdin: ChildStdin, cap: u64) -> GitResult<()> {
-    let mut stream = body.into_data_stream();
-    let mut total: u64 = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| GitHttpError::BadRequest("The upload was cut off.".into()))?;
-        total += chunk.len() as u64;
-        if total > cap {
-            drop(stdin);
-            discard_rest(stream, cap).await;
-            return Err(too_large(cap));
+    });
+    match taken.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(BodyError::TooLarge)) => Err(limit.exceeded()),
+        Ok(Err(BodyError::NotGzip)) => Err(GitHttpError::BadRequest(
+            "The request body is not valid gzip.".into(),
+        )),
+        Ok(Err(BodyError::CutOff)) => {
+            Err(GitHttpError::BadRequest("The upload was cut off.".into()))
         }
-        if stdin.write_all(&chunk).await.is_err() {
-            // git stopped reading: it has an answer (an error) to send back.
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Reads and drops what is left of an oversized upload, so that the client,
-/// which sends the whole body before it reads, gets to see the 413 instead
-/// of a broken connection. A client sending far more is cut off.
-async fn discard_rest(
-    mut stream: impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
-    cap: u64,
-) {
-    let limit = cap.max(256 * 1024 * 1024);
-    let mut discarded: u64 = 0;
-    while let Some(Ok(chunk)) = stream.next().await {
-        discarded += chunk.len() as u64;
-        if discarded > limit {
-            return;
-        }
+        Err(_) => Err(GitHttpError::BadRequest(
+            "The request took too long to upload.".into(),
+        )),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod config_vars;
 pub mod dynos;
 pub mod error;
 pub mod formation;
+mod git_body;
 pub mod git_http;
 pub mod heroku_compat;
 pub mod invoices;
