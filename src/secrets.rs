@@ -39,6 +39,15 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
+/// A hash of a random password, made once: checked when a login names no
+/// usable account, so that such a login costs what a real one does.
+pub fn stand_in_password_hash() -> &'static str {
+    static STAND_IN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STAND_IN.get_or_init(|| {
+        hash_password(&new_token("stand-in-")).expect("argon2 hashes a generated password")
+    })
+}
+
 pub fn verify_password(password: &str, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => Argon2::default()
@@ -73,6 +82,12 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
+        // The stand-in is a real argon2 hash (so checking it costs as much),
+        // made once, of a password nobody knows.
+        let stand_in = stand_in_password_hash();
+        assert!(PasswordHash::new(stand_in).is_ok());
+        assert!(std::ptr::eq(stand_in, stand_in_password_hash()));
+        assert!(!verify_password("", stand_in));
     }
 
     #[test]

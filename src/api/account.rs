@@ -122,21 +122,21 @@ async fn check_password(
         let mut conn = state.store.read().await?;
         accounts::find_by_email(&mut conn, &email).await?
     };
-    let Some(account) = account.filter(|a| a.state == AccountState::Active) else {
-        return Err(ApiError::unauthorized());
-    };
-    let Some(hash) = account.password_hash.clone() else {
-        return Err(ApiError::unauthorized());
-    };
+    let account = account.filter(|a| a.state == AccountState::Active);
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    // Without a usable account the password is checked against a stand-in
+    // hash all the same, so that the answer takes as long and the timing
+    // does not tell which addresses have accounts.
+    let known = stored.is_some();
+    let hash = stored.unwrap_or_else(|| secrets::stand_in_password_hash().to_string());
     // argon2 is slow on purpose: it runs off the async threads.
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
+    let matched = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
         .await
         .map_err(|_| ApiError::internal())?;
-    if ok {
-        Ok(account)
-    } else {
-        Err(ApiError::unauthorized())
+    match account {
+        Some(account) if known && matched => Ok(account),
+        _ => Err(ApiError::unauthorized()),
     }
 }
 
