@@ -12,9 +12,11 @@
 //!
 //! What a run sees: read-only system directories (`/usr`, `/bin`, `/lib*`, a
 //! few files of `/etc`), its own directories, a private `/tmp`, a `/proc` of
-//! its own pid namespace. Builds get no network; dynos keep the host's, since
-//! the router reaches them on `127.0.0.1:$PORT`, behind a fence that keeps
-//! them off the host's loopback services (see [`fence`]).
+//! its own pid namespace. Dynos keep the host's network, since the router
+//! reaches them on `127.0.0.1:$PORT`, behind a fence that keeps them off the
+//! host's loopback services (see [`fence`]). Builds get the same network
+//! where the fence stands (buildpacks download runtimes and packages), and
+//! none at all where it could not be installed.
 
 pub mod cgroup;
 mod fence;
@@ -58,7 +60,7 @@ impl Mode {
     }
 }
 
-/// What is being run: builds get no network, dynos keep the host's.
+/// What is being run; see the module's notes on the network each gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Build,
@@ -314,6 +316,16 @@ impl Sandbox {
         }
     }
 
+    /// For tests of what happens where nftables is missing: treats the fence
+    /// as not installed.
+    #[cfg(test)]
+    pub fn assume_loopback_open(&mut self, reason: &str) {
+        let inner = Arc::get_mut(&mut self.inner).expect("an unshared sandbox");
+        if let Some(parts) = inner.parts.as_mut() {
+            parts.loopback = Loopback::Open(reason.to_string());
+        }
+    }
+
     /// Whether dynos are kept off the host's loopback services; None when
     /// nothing is isolated.
     pub fn loopback(&self) -> Option<&Loopback> {
@@ -461,7 +473,7 @@ impl Parts {
             user: &user,
             join: cgroup.map(|g| g.procs_files()).unwrap_or_default(),
             rlimits,
-            network: job.kind != Kind::Build,
+            network: job.kind != Kind::Build || self.loopback == Loopback::Fenced,
             tmp_bytes: limits.memory_mb << 20,
             files: &files,
             hidden: &self.hidden,

@@ -153,7 +153,7 @@ async fn a_run_sees_only_its_own_directory_and_environment() {
 }
 
 #[tokio::test]
-async fn builds_have_no_network_and_dynos_keep_the_hosts_behind_the_loopback_fence() {
+async fn builds_and_dynos_keep_the_hosts_network_behind_the_loopback_fence() {
     let data = tempfile::tempdir().unwrap();
     let Some(sandbox) = sandbox(data.path(), 256, 64).await else {
         return;
@@ -171,17 +171,34 @@ async fn builds_have_no_network_and_dynos_keep_the_hosts_behind_the_loopback_fen
     let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
     let host_net = host_net.to_string_lossy();
 
-    let (_, out, _) = run(&sandbox, &shell(&own, Kind::Build, &script)).await;
-    let lines: Vec<&str> = out.lines().collect();
-    assert_ne!(lines[0], host_net, "a build shares the host's network");
-    assert_eq!(lines[1], "unreachable");
+    // Both are in the host's network (the router reaches dynos there,
+    // buildpacks download what they need), and the fence refuses their
+    // connections to the host's loopback services.
+    for kind in [Kind::Build, Kind::Dyno] {
+        let (_, out, _) = run(&sandbox, &shell(&own, kind, &script)).await;
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], host_net, "{kind:?}");
+        assert_eq!(lines[1], "unreachable", "{kind:?}");
+    }
+}
 
-    // A dyno is in the host's network (the router reaches it there), and
-    // the fence refuses its connections to the host's loopback services.
-    let (_, out, _) = run(&sandbox, &shell(&own, Kind::Dyno, &script)).await;
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], host_net);
-    assert_eq!(lines[1], "unreachable");
+/// Where the fence cannot be installed, a build gets a network of its own
+/// with nothing in it, and dynos keep the host's (the router needs it).
+#[tokio::test]
+async fn without_the_fence_builds_get_no_network() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(mut sandbox) = sandbox(data.path(), 256, 64).await else {
+        return;
+    };
+    sandbox.assume_loopback_open("test");
+    let own = data.path().join("net");
+    std::fs::create_dir_all(&own).unwrap();
+    let script = "readlink /proc/self/ns/net";
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let (_, build, _) = run(&sandbox, &shell(&own, Kind::Build, script)).await;
+    assert_ne!(build.trim(), host_net.to_string_lossy());
+    let (_, dyno, _) = run(&sandbox, &shell(&own, Kind::Dyno, script)).await;
+    assert_eq!(dyno.trim(), host_net.to_string_lossy());
 }
 
 #[tokio::test]

@@ -104,8 +104,8 @@ pub struct Plan<'a> {
     /// `cgroup.procs` files the run joins before anything else.
     pub join: Vec<PathBuf>,
     pub rlimits: Rlimits,
-    /// Keep the host's network (dynos); otherwise a network of its own with
-    /// only loopback (builds).
+    /// Keep the host's network; otherwise a network of its own with only
+    /// loopback.
     pub network: bool,
     /// Size of the private `/tmp`.
     pub tmp_bytes: u64,
