@@ -162,15 +162,7 @@ async fn clone_in_sandbox(
         readable: Vec::new(),
         env,
     };
-    let Sandboxed { mut command, run } =
-        job.sandbox
-            .command(&fetch)
-            .await
-            .map_err(|error| match error {
-                SandboxError::Unavailable(_) => BuildError::Failed(error.to_string()),
-                other => internal(other),
-            })?;
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (command, run) = in_sandbox(job, &fetch).await?;
     let fetched = run_quietly(command, job.deadline).await;
     drop(run);
     fetched.map(|_| dir)
@@ -275,9 +267,15 @@ async fn step(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
+    in_sandbox(job, &sandboxed).await
+}
+
+/// The command that runs `sandboxed` for this build, its output piped; a
+/// server that cannot isolate fails the build with its reason.
+async fn in_sandbox(job: &BuildJob<'_>, sandboxed: &Job<'_>) -> Result<(Command, Run), BuildError> {
     let Sandboxed { mut command, run } =
         job.sandbox
-            .command(&sandboxed)
+            .command(sandboxed)
             .await
             .map_err(|error| match error {
                 SandboxError::Unavailable(_) => BuildError::Failed(error.to_string()),
